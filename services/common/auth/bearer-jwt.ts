@@ -1,0 +1,62 @@
+// Bearer JWT verification for every service: tokens are checked locally against the issuer's
+// JWKS (fetched and cached by jose), or against keys given in configuration.
+import type { Request } from 'express';
+import { createLocalJWKSet, createRemoteJWKSet, errors, type JSONWebKeySet, jwtVerify } from 'jose';
+import type { Principal, Role } from '../http/context.js';
+import type { SecurityHandler } from '../http/operation-router.js';
+import { HttpProblem } from '../http/problem.js';
+
+export const ROLES: readonly Role[] = ['customer', 'merchant', 'operator'];
+/** Asymmetric only: `none` and HMAC tokens are refused whatever their header says. */
+export const ACCEPTED_ALGORITHMS = ['ES256', 'EdDSA'];
+
+export interface BearerJwtOptions {
+  issuer: string;
+  audience: string;
+  /** The issuer's JWKS endpoint (cached; refetched on an unknown key id). */
+  jwksUrl?: string;
+  /** Or the public keys themselves. */
+  jwks?: JSONWebKeySet;
+}
+
+const unauthorized = (code: string, detail: string) =>
+  new HttpProblem(401, code, detail, { headers: { 'www-authenticate': `Bearer error="invalid_token"` } });
+
+export function bearerJwt(options: BearerJwtOptions): SecurityHandler {
+  const keys = options.jwksUrl
+    ? createRemoteJWKSet(new URL(options.jwksUrl), { cacheMaxAge: 10 * 60_000, cooldownDuration: 30_000, timeoutDuration: 5_000 })
+    : options.jwks
+      ? createLocalJWKSet(options.jwks)
+      : undefined;
+  if (!keys) throw new Error('bearerJwt needs jwksUrl or jwks');
+
+  return async (req: Request): Promise<Principal> => {
+    const header = req.header('authorization');
+    if (!header) throw new HttpProblem(401, 'missing-token', 'This operation needs an `Authorization: Bearer <token>` header.', { headers: { 'www-authenticate': 'Bearer' } });
+    const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/.exec(header);
+    if (!match) throw unauthorized('malformed-token', 'The Authorization header is not a bearer JWT.');
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(match[1]!, keys, {
+        issuer: options.issuer,
+        audience: options.audience,
+        algorithms: ACCEPTED_ALGORITHMS,
+        requiredClaims: ['sub', 'exp', 'iat'],
+        clockTolerance: 5,
+      }));
+    } catch (err) {
+      if (err instanceof errors.JWTExpired) throw unauthorized('token-expired', 'The access token has expired; refresh it.');
+      if (err instanceof errors.JOSEError && !(err instanceof errors.JWKSTimeout)) {
+        throw unauthorized('invalid-token', 'The access token is not valid for this API.');
+      }
+      // The key set could not be fetched: our outage, not the caller's fault.
+      throw new HttpProblem(503, 'auth-unavailable', 'Token keys cannot be fetched right now; try again shortly.', { headers: { 'retry-after': '5' } });
+    }
+    const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is Role => ROLES.includes(r as Role)) : [];
+    return {
+      subject: payload.sub!,
+      roles,
+      ...(typeof payload.email === 'string' ? { email: payload.email } : {}),
+    };
+  };
+}

@@ -1,0 +1,64 @@
+// Starting a service the same way everywhere: configuration, logger, database and indexes,
+// token verification, the generated router, then createService(). A service's main.ts only
+// says which API it serves and how to build its delegate.
+import type { Router } from 'express';
+import type { Db } from 'mongodb';
+import type { Logger } from 'pino';
+import { bearerJwt } from './auth/bearer-jwt.js';
+import { type CommonConfig, commonSpecs, jwksSource, loadConfig } from './config.js';
+import type { RouterOptions } from './http/operation-router.js';
+import { type Service, createService, stopOnSignals } from './http/service.js';
+import { createLogger } from './logger.js';
+import { type IndexPlan, connectMongo, ensureIndexes } from './mongo.js';
+
+export interface ServiceDefinition {
+  name: string;
+  defaultPort: number;
+  spec: object;
+  indexes: IndexPlan;
+  /** Build the API router from the generated `create<Api>Router` and the service's delegate. */
+  createApi(deps: { db: Db; log: Logger; config: CommonConfig; routerOptions: RouterOptions }): Promise<Router> | Router;
+}
+
+export async function startService(definition: ServiceDefinition, env: NodeJS.ProcessEnv = process.env): Promise<Service> {
+  const config = loadConfig(commonSpecs(definition.name, definition.defaultPort), env);
+  const log = createLogger(definition.name, config.LOG_LEVEL);
+  const security = { bearerAuth: bearerJwt({ issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, ...jwksSource(config) }) };
+  const database = await connectMongo(config.MONGO_URL, config.MONGO_DB);
+  try {
+    await ensureIndexes(database.db, definition.indexes);
+    const api = await definition.createApi({
+      db: database.db,
+      log,
+      config,
+      routerOptions: { security, validateResponses: config.VALIDATE_RESPONSES, bodyLimit: config.BODY_LIMIT_BYTES, log },
+    });
+    const service = createService({
+      name: definition.name,
+      spec: definition.spec,
+      api,
+      log,
+      host: config.HOST,
+      port: config.PORT,
+      readiness: { mongodb: database.ping },
+      onShutdown: [database.close],
+      shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    });
+    await service.start();
+    return service;
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+}
+
+/** For a service's main.ts: start it, stop gracefully on SIGTERM/SIGINT, exit 1 with the reason if it cannot start. */
+export function runMain(definition: ServiceDefinition): void {
+  startService(definition).then(
+    (service) => stopOnSignals(service, createLogger(definition.name, 'info')),
+    (err: unknown) => {
+      console.error(`${definition.name} failed to start: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(1);
+    },
+  );
+}

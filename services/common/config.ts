@@ -1,0 +1,62 @@
+// Typed configuration from the environment, with defaults that work on a developer machine.
+// An invalid value stops the service at start with the variable's name (envalid does the parsing).
+import { readFileSync } from 'node:fs';
+import { bool, cleanEnv, makeValidator, num, port, str, url } from 'envalid';
+import type { JSONWebKeySet } from 'jose';
+
+export class ConfigError extends Error {}
+
+type Specs = Parameters<typeof cleanEnv>[1];
+
+export function loadConfig<S extends Specs>(specs: S, env: NodeJS.ProcessEnv = process.env) {
+  return cleanEnv(env, specs, {
+    reporter: ({ errors }) => {
+      const bad = Object.entries(errors);
+      if (bad.length === 0) return;
+      const lines = bad.map(([name, err]) => `  ${name}: ${(err as Error).message}`);
+      throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+    },
+  });
+}
+
+const jwks = makeValidator<JSONWebKeySet | undefined>((value) => {
+  if (!value) return undefined;
+  const parsed = JSON.parse(value) as JSONWebKeySet;
+  if (!Array.isArray(parsed.keys)) throw new Error('must be a JWKS JSON object with a "keys" array');
+  return parsed;
+});
+
+/** Variables every service reads; `defaultPort` and the database name differ per service. */
+export function commonSpecs(service: string, defaultPort: number) {
+  return {
+    HOST: str({ default: '127.0.0.1', desc: 'Interface to listen on' }),
+    PORT: port({ default: defaultPort }),
+    LOG_LEVEL: str({ choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info' }),
+    MONGO_URL: url({ default: 'mongodb://127.0.0.1:27017', desc: 'MongoDB (or FerretDB) connection string' }),
+    MONGO_DB: str({ default: `payspec_${service.replace(/-/g, '_')}`, desc: "This service's own database" }),
+    AUTH_ISSUER: str({ default: 'payspec-identity' }),
+    AUTH_AUDIENCE: str({ default: 'payspec' }),
+    AUTH_JWKS_URL: url({ default: undefined, desc: "The token issuer's JWKS endpoint" }),
+    AUTH_JWKS: jwks({ default: undefined, desc: 'Public keys as a JWKS JSON document (instead of AUTH_JWKS_URL)' }),
+    AUTH_JWKS_FILE: str({ default: undefined, desc: 'Path to a JWKS JSON file (instead of AUTH_JWKS_URL)' }),
+    VALIDATE_RESPONSES: bool({ default: false, desc: 'Check every response against the spec (a mismatch is a 500)' }),
+    BODY_LIMIT_BYTES: num({ default: 100_000 }),
+    SHUTDOWN_TIMEOUT_MS: num({ default: 10_000 }),
+  };
+}
+
+export type CommonConfig = ReturnType<typeof loadConfig<ReturnType<typeof commonSpecs>>>;
+
+/** The JWKS source from AUTH_JWKS_URL, AUTH_JWKS or AUTH_JWKS_FILE; exactly one must be set. */
+export function jwksSource(config: Pick<CommonConfig, 'AUTH_JWKS_URL' | 'AUTH_JWKS' | 'AUTH_JWKS_FILE'>): { jwksUrl: string } | { jwks: JSONWebKeySet } {
+  if (config.AUTH_JWKS_URL) return { jwksUrl: config.AUTH_JWKS_URL };
+  if (config.AUTH_JWKS) return { jwks: config.AUTH_JWKS };
+  if (config.AUTH_JWKS_FILE) {
+    try {
+      return { jwks: JSON.parse(readFileSync(config.AUTH_JWKS_FILE, 'utf8')) as JSONWebKeySet };
+    } catch (err) {
+      throw new ConfigError(`Invalid configuration:\n  AUTH_JWKS_FILE: cannot read a JWKS from ${config.AUTH_JWKS_FILE} (${(err as Error).message})`);
+    }
+  }
+  throw new ConfigError('Invalid configuration:\n  AUTH_JWKS_URL: set it (or AUTH_JWKS / AUTH_JWKS_FILE) so tokens can be verified');
+}

@@ -1,0 +1,172 @@
+// createService(): the HTTP process every Payspec service runs. It owns everything that is not
+// the API itself — ids, logs, metrics, health, spec and docs, 404s, errors, graceful shutdown —
+// and mounts the generated router that serves the API through the service's delegate.
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type Router } from 'express';
+import type { Logger } from 'pino';
+import { absolutePath as swaggerUiPath } from 'swagger-ui-dist';
+import { createMetrics } from '../metrics.js';
+import { problemErrorHandler, writeProblem } from './errors.js';
+import { problem } from './problem.js';
+import { requestContext } from './request-context.js';
+
+export interface ServiceOptions {
+  name: string;
+  /** The bundled spec, served at /openapi.json and rendered at /docs. */
+  spec: object;
+  /** The generated router (`create<Api>Router(delegate, options)`). */
+  api: Router;
+  log: Logger;
+  host?: string;
+  /** 0 picks a free port (tests). */
+  port: number;
+  /** Named checks for /health/ready; each throws when its dependency is not usable. */
+  readiness?: Record<string, () => Promise<void>>;
+  /** Run in order after the HTTP server has drained (close consumers, then the database). */
+  onShutdown?: (() => Promise<void>)[];
+  shutdownTimeoutMs?: number;
+}
+
+export interface Service {
+  readonly name: string;
+  readonly app: express.Express;
+  /** Base URL once started, e.g. http://127.0.0.1:8081 */
+  url: string;
+  start(): Promise<void>;
+  /** Graceful: stop accepting, finish in-flight requests (bounded), then the onShutdown hooks. */
+  stop(): Promise<void>;
+}
+
+export function createService(options: ServiceOptions): Service {
+  const { log } = options;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  const metrics = createMetrics(options.name);
+  let server: Server | undefined;
+  let stopping: Promise<void> | undefined;
+
+  app.use((req, res, next) => {
+    const ctx = requestContext(req, res, log);
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      ctx.log[res.statusCode >= 500 ? 'error' : 'info'](
+        { method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms: Math.round(ms * 10) / 10 },
+        'request',
+      );
+    });
+    next();
+  });
+  app.use(metrics.middleware);
+
+  app.get('/health/live', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/health/ready', async (_req, res) => {
+    const checks: Record<string, string> = {};
+    await Promise.all(
+      Object.entries(options.readiness ?? {}).map(async ([name, check]) => {
+        try {
+          await check();
+          checks[name] = 'ok';
+        } catch (err) {
+          checks[name] = 'unavailable';
+          log.warn({ check: name, err: (err as Error).message }, 'readiness check failed');
+        }
+      }),
+    );
+    const ready = !stopping && Object.values(checks).every((c) => c === 'ok');
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ok' : 'unavailable', checks });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  app.get('/openapi.json', (_req, res) => {
+    res.json(options.spec);
+  });
+  app.get('/docs', (_req, res) => {
+    res.type('html').send(docsPage(options.name));
+  });
+  app.use('/docs', express.static(swaggerUiPath(), { index: false }));
+
+  app.use(options.api);
+
+  app.use((req, res) => writeProblem(req, res, problem(404, 'route-not-found', `No route ${req.method} ${req.path}.`), log));
+  app.use(problemErrorHandler(log));
+
+  const service: Service = {
+    name: options.name,
+    app,
+    url: '',
+    async start() {
+      server = app.listen(options.port, options.host ?? '127.0.0.1');
+      await once(server, 'listening');
+      // Keep-alive shorter than typical proxies' so they never reuse a socket we are closing.
+      server.keepAliveTimeout = 5_000;
+      const { address, port } = server.address() as AddressInfo;
+      service.url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+      log.info({ url: service.url }, `${options.name} listening`);
+    },
+    stop() {
+      stopping ??= (async () => {
+        const timeoutMs = options.shutdownTimeoutMs ?? 10_000;
+        if (server) {
+          const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
+          server.closeIdleConnections();
+          const timer = setTimeout(() => {
+            log.warn({ timeoutMs }, 'shutdown timeout: closing remaining connections');
+            server!.closeAllConnections();
+          }, timeoutMs);
+          await closed;
+          clearTimeout(timer);
+        }
+        for (const hook of options.onShutdown ?? []) {
+          try {
+            await hook();
+          } catch (err) {
+            log.error({ err }, 'shutdown hook failed');
+          }
+        }
+        log.info(`${options.name} stopped`);
+      })();
+      return stopping;
+    },
+  };
+  return service;
+}
+
+function docsPage(name: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Payspec ${name} API</title>
+  <link rel="stylesheet" href="/docs/swagger-ui.css">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="/docs/swagger-ui-bundle.js"></script>
+  <script>window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui' });</script>
+</body>
+</html>
+`;
+}
+
+/** Runs a started service until SIGTERM/SIGINT, then stops it gracefully and exits. */
+export function stopOnSignals(service: Service, log: Logger): void {
+  const stop = (signal: NodeJS.Signals) => {
+    log.info({ signal }, 'shutting down');
+    service.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}

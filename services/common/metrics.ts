@@ -1,0 +1,34 @@
+// Prometheus metrics: one registry per service, so several services can share a process in tests.
+import type { RequestHandler } from 'express';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createMetrics(service: string) {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  collectDefaultMetrics({ register: registry });
+  const requests = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by route template and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const errors = new Counter({
+    name: 'http_server_errors_total',
+    help: '5xx answers by route template',
+    labelNames: ['route'] as const,
+    registers: [registry],
+  });
+
+  const middleware: RequestHandler = (req, res, next) => {
+    const end = requests.startTimer();
+    res.on('finish', () => {
+      // The route template, not the raw path, keeps the label set small.
+      const route = (req.route?.path as string | undefined) ?? 'unmatched';
+      end({ method: req.method, route, status: String(res.statusCode) });
+      if (res.statusCode >= 500) errors.inc({ route });
+    });
+    next();
+  };
+  return { registry, middleware };
+}

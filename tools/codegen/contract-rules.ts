@@ -1,0 +1,64 @@
+// Payspec's own spec rules, on top of Redocly's recommended set. They make the generic contract
+// tests sound: a request the schema forbids must be rejectable (closed bodies), every error the
+// runtime produces must be declared, and every error body is problem+json.
+import { type JsonObject, type OperationModel, resolveRef } from './openapi-model.js';
+
+const PROBLEM_JSON = 'application/problem+json';
+
+export function checkContractRules(doc: JsonObject, operations: OperationModel[]): string[] {
+  const errors: string[] = [];
+  const seen = new Set<string>();
+  for (const op of operations) {
+    const where = `${op.method.toUpperCase()} ${op.path} (${op.operationId})`;
+    if (!/^[a-z][A-Za-z0-9]*$/.test(op.operationId)) errors.push(`${where}: operationId must be lowerCamelCase`);
+    if (seen.has(op.operationId)) errors.push(`${where}: duplicate operationId`);
+    seen.add(op.operationId);
+    const statuses = new Set(op.responses.map((r) => r.status));
+    const has = (status: string) => statuses.has(status) || statuses.has('default');
+
+    for (const response of op.responses) {
+      const code = Number(response.status);
+      const isError = response.status === 'default' || code >= 400;
+      if (isError && response.media && response.media.contentType !== PROBLEM_JSON) {
+        errors.push(`${where}: ${response.status} must be ${PROBLEM_JSON}, not ${response.media.contentType}`);
+      }
+    }
+    const validates = op.parameters.length > 0 || op.requestBody !== undefined;
+    if (validates && !has('400')) errors.push(`${where}: has parameters or a body, so it must declare 400`);
+    if (op.security.some((req) => Object.keys(req).length > 0) && !has('401')) {
+      errors.push(`${where}: is secured, so it must declare 401`);
+    }
+    if (op.security.some((req) => Object.values(req).some((scopes) => scopes.length > 0)) && !has('403')) {
+      errors.push(`${where}: restricts roles, so it must declare 403`);
+    }
+    if (op.requestBody) {
+      const { contentType, schema } = op.requestBody.media;
+      if (contentType !== 'application/json') errors.push(`${where}: request bodies are application/json`);
+      if (schema) checkClosed(doc, schema, `${where} request body`, errors, new Set());
+    }
+  }
+  return errors;
+}
+
+/** Every object schema in a request body must say `additionalProperties: false`, so unknown fields are refused. */
+function checkClosed(doc: JsonObject, raw: JsonObject, where: string, errors: string[], visited: Set<JsonObject>): void {
+  const schema = resolveRef(doc, raw);
+  if (visited.has(schema)) return;
+  visited.add(schema);
+  const isObject = schema.type === 'object' || schema.properties !== undefined;
+  const composed = ['allOf', 'oneOf', 'anyOf'].some((k) => Array.isArray(schema[k]));
+  if (isObject && !composed && schema.additionalProperties !== false && schema.unevaluatedProperties !== false) {
+    errors.push(`${where}: object schema${titleOf(raw)} must set additionalProperties: false`);
+  }
+  for (const child of Object.values((schema.properties ?? {}) as Record<string, JsonObject>)) {
+    checkClosed(doc, child, where, errors, visited);
+  }
+  if (schema.items && typeof schema.items === 'object') checkClosed(doc, schema.items as JsonObject, where, errors, visited);
+  for (const key of ['allOf', 'oneOf', 'anyOf'] as const) {
+    for (const branch of (schema[key] ?? []) as JsonObject[]) checkClosed(doc, branch, where, errors, visited);
+  }
+}
+
+function titleOf(raw: JsonObject): string {
+  return typeof raw.$ref === 'string' ? ` ${raw.$ref}` : '';
+}
