@@ -1,7 +1,7 @@
 // Typed configuration from the environment, with defaults that work on a developer machine.
 // An invalid value stops the service at start with the variable's name (envalid does the parsing).
 import { readFileSync } from 'node:fs';
-import { bool, cleanEnv, makeValidator, num, port, str, url } from 'envalid';
+import { bool, cleanEnv, makeValidator, num, str, url } from 'envalid';
 import type { JSONWebKeySet } from 'jose';
 
 export class ConfigError extends Error {}
@@ -19,6 +19,13 @@ export function loadConfig<S extends Specs>(specs: S, env: NodeJS.ProcessEnv = p
   });
 }
 
+/** A TCP port; 0 lets the OS pick a free one (tests). */
+const listenPort = makeValidator<number>((value) => {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) throw new Error(`must be a port number from 0 to 65535, got "${value}"`);
+  return port;
+});
+
 const jwks = makeValidator<JSONWebKeySet | undefined>((value) => {
   if (!value) return undefined;
   const parsed = JSON.parse(value) as JSONWebKeySet;
@@ -30,7 +37,7 @@ const jwks = makeValidator<JSONWebKeySet | undefined>((value) => {
 export function commonSpecs(service: string, defaultPort: number) {
   return {
     HOST: str({ default: '127.0.0.1', desc: 'Interface to listen on' }),
-    PORT: port({ default: defaultPort }),
+    PORT: listenPort({ default: defaultPort }),
     LOG_LEVEL: str({ choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info' }),
     MONGO_URL: url({ default: 'mongodb://127.0.0.1:27017', desc: 'MongoDB (or FerretDB) connection string' }),
     MONGO_DB: str({ default: `payspec_${service.replace(/-/g, '_')}`, desc: "This service's own database" }),

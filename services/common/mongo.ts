@@ -27,13 +27,30 @@ export async function connectMongo(url: string, dbName: string): Promise<Databas
   };
 }
 
+/**
+ * Creates the plan's indexes that do not exist yet (matched by name, so every index in a plan
+ * must be named). Only the missing ones are sent: FerretDB 1.24 crashes the connection on a
+ * createIndexes that repeats an existing compound index, and MongoDB does nothing with them anyway.
+ */
 export async function ensureIndexes(db: Db, plan: IndexPlan): Promise<void> {
+  const existingCollections = new Set((await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
   for (const [collection, indexes] of Object.entries(plan)) {
-    if (indexes.length > 0) await db.collection(collection).createIndexes(indexes);
+    const unnamed = indexes.filter((i) => !i.name);
+    if (unnamed.length > 0) throw new Error(`every index of ${collection} needs a name (${JSON.stringify(unnamed[0]!.key)})`);
+    const existing = existingCollections.has(collection)
+      ? new Set((await db.collection(collection).listIndexes().toArray()).map((i) => i.name as string))
+      : new Set<string>();
+    const missing = indexes.filter((i) => !existing.has(i.name!));
+    if (missing.length > 0) await db.collection(collection).createIndexes(missing);
   }
 }
 
-/** True for a unique-index collision: the one atomic guard we rely on (DESIGN.md §6). */
+/**
+ * True for a unique-index collision: the one atomic guard we rely on (DESIGN.md §6).
+ * MongoDB says 11000; FerretDB 1.24 says 11000 for inserts but InternalError (1) carrying
+ * SQLite's "UNIQUE constraint failed" when an update makes two documents collide.
+ */
 export function isDuplicateKey(err: unknown): boolean {
-  return err instanceof MongoServerError && err.code === 11000;
+  if (!(err instanceof MongoServerError)) return false;
+  return err.code === 11000 || (err.code === 1 && err.message.includes('UNIQUE constraint failed'));
 }

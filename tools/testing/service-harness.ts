@@ -1,0 +1,68 @@
+// Starts a real service for integration tests: on an ephemeral port, against the real
+// MongoDB-compatible server (FerretDB locally), in a database of its own that is dropped after.
+import { randomBytes } from 'node:crypto';
+import { MongoClient } from 'mongodb';
+import { type ServiceDefinition, startService } from '../../services/common/bootstrap.js';
+import type { Service } from '../../services/common/http/service.js';
+import type { TokenIssuer } from './tokens.js';
+
+export const MONGO_URL = process.env.MONGO_URL ?? 'mongodb://127.0.0.1:27017';
+/** One id per test process: database names (and exchange/queue prefixes) carry it, so runs never meet. */
+export const RUN_ID = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+
+export interface TestService {
+  service: Service;
+  url: string;
+  dbName: string;
+  env: Record<string, string>;
+  /** Stops the service; the database stays (for a restart) until drop(). */
+  stop(): Promise<void>;
+  /** Drops the service's test database. */
+  drop(): Promise<void>;
+}
+
+export function testDatabaseName(service: string): string {
+  return `test_${RUN_ID}_${service.replace(/-/g, '_')}`;
+}
+
+export async function startTestService(
+  definition: ServiceDefinition,
+  issuer: TokenIssuer,
+  overrides: Record<string, string> = {},
+): Promise<TestService> {
+  const dbName = overrides.MONGO_DB ?? testDatabaseName(definition.name);
+  const env = {
+    MONGO_URL,
+    MONGO_DB: dbName,
+    PORT: '0',
+    AUTH_JWKS: JSON.stringify(issuer.jwks),
+    VALIDATE_RESPONSES: 'true',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...overrides,
+  };
+  const service = await startService(definition, env);
+  return {
+    service,
+    url: service.url,
+    dbName,
+    env,
+    stop: () => service.stop(),
+    drop: () => dropDatabase(dbName),
+  };
+}
+
+export async function withMongo<T>(use: (client: MongoClient) => Promise<T>): Promise<T> {
+  const client = new MongoClient(MONGO_URL, { serverSelectionTimeoutMS: 5_000 });
+  try {
+    await client.connect();
+    return await use(client);
+  } finally {
+    await client.close();
+  }
+}
+
+export function dropDatabase(name: string): Promise<void> {
+  return withMongo(async (client) => {
+    await client.db(name).dropDatabase();
+  });
+}
