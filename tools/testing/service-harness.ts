@@ -6,7 +6,7 @@ import { type ServiceDefinition, startService } from '../../services/common/boot
 import type { Service } from '../../services/common/http/service.js';
 import type { TokenIssuer } from './tokens.js';
 
-export const MONGO_URL = process.env.MONGO_URL ?? 'mongodb://127.0.0.1:27017';
+export const MONGO_URL = process.env.MONGO_URL ?? `mongodb://127.0.0.1:${process.env.FERRETDB_PORT ?? 27017}`;
 /** One id per test process: database names (and exchange/queue prefixes) carry it, so runs never meet. */
 export const RUN_ID = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
 

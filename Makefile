@@ -1,0 +1,49 @@
+# Payspec — every task a developer or CI runs. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+NPX := npx --no-install
+
+.PHONY: help install generate check-generated lint typecheck test test-only run infra infra-down token bench
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: node_modules/.installed ## Install dependencies (npm ci) when package-lock.json changed
+
+generate: install ## Lint the specs and regenerate generated/ from specs/*.yaml
+	$(NPX) tsx tools/codegen/generate.ts
+
+check-generated: install ## Fail when generated/ differs from what the specs produce
+	$(NPX) tsx tools/codegen/generate.ts --check
+
+lint: install ## ESLint on the code, Redocly + Payspec rules on the specs
+	$(NPX) eslint .
+	$(NPX) tsx tools/codegen/generate.ts --lint-only
+
+typecheck: install ## tsc --noEmit over services, tools and generated code
+	$(NPX) tsc --noEmit -p tsconfig.json
+
+infra: install ## Start FerretDB and RabbitMQ unless MONGO_URL / AMQP_URL point elsewhere
+	bash tools/infra/up.sh
+
+infra-down: ## Stop the FerretDB that `make infra` started
+	bash tools/infra/down.sh
+
+test: check-generated lint typecheck infra ## Every check and every test (what CI runs)
+	$(NPX) mocha
+
+test-only: infra ## Only the mocha tests (e.g. make test-only ARGS="--grep Contract")
+	$(NPX) mocha $(ARGS)
+
+run: infra ## Start the whole platform (all services) on local infrastructure
+	$(NPX) tsx tools/dev/platform.ts
+
+token: install ## Print a dev bearer token: make token ROLE=operator|customer|merchant SUBJECT=…
+	@$(NPX) tsx tools/dev/token.ts
+
+bench: infra ## Benchmarks (not tests): prints figures and writes docs/benchmarks.md
+	$(NPX) tsx tools/bench/run.ts

@@ -1,0 +1,47 @@
+// make run: every service of the platform, each in its own process, on its default port.
+// Local infrastructure comes first (Makefile: tools/infra/up.sh); tokens are signed with the
+// dev key in .data/dev-keys (print one with `make token`). Ctrl-C stops everything gracefully.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { DEV_JWKS_FILE, ensureDevKeys } from './dev-keys.js';
+
+/** Grows as services land: name, entry point, default port (DESIGN.md §9). */
+const SERVICES = [{ name: 'contract', entry: 'services/contract/main.ts', port: 8081 }];
+
+await ensureDevKeys();
+const children = new Map<string, ChildProcess>();
+let stopping = false;
+
+for (const svc of SERVICES) {
+  const child = spawn(process.execPath, ['--import', 'tsx', svc.entry], {
+    env: { AUTH_JWKS_FILE: DEV_JWKS_FILE, PORT: String(svc.port), ...process.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.set(svc.name, child);
+  for (const stream of [child.stdout!, child.stderr!]) {
+    createInterface({ input: stream }).on('line', (line) => console.log(`[${svc.name}] ${line}`));
+  }
+  child.on('exit', (code, signal) => {
+    children.delete(svc.name);
+    if (!stopping) {
+      console.error(`[${svc.name}] exited (${signal ?? code}); stopping the platform`);
+      stop(1);
+    } else if (children.size === 0) process.exit(0);
+  });
+}
+
+function stop(code = 0): void {
+  stopping = true;
+  for (const child of children.values()) child.kill('SIGTERM');
+  if (children.size === 0) process.exit(code);
+  setTimeout(() => process.exit(code), 15_000).unref();
+}
+process.on('SIGINT', () => stop());
+process.on('SIGTERM', () => stop());
+
+console.log(`
+Payspec is starting:
+${SERVICES.map((s) => `  ${s.name.padEnd(16)} http://127.0.0.1:${s.port}   docs: http://127.0.0.1:${s.port}/docs`).join('\n')}
+
+Get a token to call them with:  export TOKEN=$(make -s token ROLE=operator)
+`);
