@@ -115,12 +115,15 @@ export function createService(options: ServiceOptions): Service {
         const timeoutMs = options.shutdownTimeoutMs ?? 10_000;
         if (server) {
           const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
-          server.closeIdleConnections();
+          // close() drops the connections idle now; keep-alive ones that finish their request
+          // later would linger until their timeout, so sweep them as they go idle.
+          const sweep = setInterval(() => server!.closeIdleConnections(), 50);
           const timer = setTimeout(() => {
             log.warn({ timeoutMs }, 'shutdown timeout: closing remaining connections');
             server!.closeAllConnections();
           }, timeoutMs);
           await closed;
+          clearInterval(sweep);
           clearTimeout(timer);
         }
         for (const hook of options.onShutdown ?? []) {

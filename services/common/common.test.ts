@@ -1,0 +1,163 @@
+// The shared runtime: pure helpers, and createService's own behaviour over real HTTP.
+import { connect } from 'node:net';
+import { expect } from 'chai';
+import express from 'express';
+import { pino } from 'pino';
+import { ConfigError, commonSpecs, loadConfig } from './config.js';
+import { toPointer } from './http/errors.js';
+import { type Service, createService } from './http/service.js';
+import { idForIdempotencyKey, newId, requestHash } from './ids.js';
+import { decodeCursor, encodeCursor, toPage } from './pagination.js';
+
+describe('services/common (unit)', () => {
+  describe('config', () => {
+    it('applies defaults that work locally', () => {
+      const config = loadConfig(commonSpecs('payment-gateway', 8080), {});
+      expect(config.PORT).to.equal(8080);
+      expect(config.MONGO_DB).to.equal('payspec_payment_gateway');
+      expect(config.VALIDATE_RESPONSES).to.equal(false);
+    });
+
+    it('fails fast naming every invalid variable', () => {
+      const load = () => loadConfig(commonSpecs('contract', 8081), { PORT: 'eighty', LOG_LEVEL: 'loud', MONGO_URL: 'not a url' });
+      expect(load).to.throw(ConfigError).with.property('message').that.matches(/PORT/).and.matches(/LOG_LEVEL/).and.matches(/MONGO_URL/);
+    });
+
+    it('accepts port 0 (any free port) but not 65536', () => {
+      expect(loadConfig(commonSpecs('contract', 8081), { PORT: '0' }).PORT).to.equal(0);
+      expect(() => loadConfig(commonSpecs('contract', 8081), { PORT: '65536' })).to.throw(/PORT/);
+    });
+  });
+
+  describe('ids', () => {
+    it('makes prefixed random ids of 26 base32 characters', () => {
+      const ids = new Set(Array.from({ length: 1000 }, () => newId('ctr')));
+      expect(ids.size).to.equal(1000);
+      for (const id of ids) expect(id).to.match(/^ctr_[0-9a-z]{26}$/);
+    });
+
+    it('derives the same id from the same caller and idempotency key, and another from any other', () => {
+      const id = idForIdempotencyKey('ctr', 'op-1', 'key-1');
+      expect(id).to.match(/^ctr_[0-9a-z]{26}$/);
+      expect(idForIdempotencyKey('ctr', 'op-1', 'key-1')).to.equal(id);
+      expect(idForIdempotencyKey('ctr', 'op-2', 'key-1')).not.to.equal(id);
+      expect(idForIdempotencyKey('ctr', 'op-1', 'key-2')).not.to.equal(id);
+    });
+
+    it('hashes request bodies ignoring key order but not values', () => {
+      expect(requestHash({ a: 1, b: { c: [1, 2], d: 'x' } })).to.equal(requestHash({ b: { d: 'x', c: [1, 2] }, a: 1 }));
+      expect(requestHash({ a: 1, b: { c: [2, 1] } })).not.to.equal(requestHash({ a: 1, b: { c: [1, 2] } }));
+    });
+  });
+
+  describe('pagination', () => {
+    it('round-trips cursors and refuses ones it did not issue with a 400 problem', () => {
+      const cursor = encodeCursor({ createdAt: '2026-01-01T00:00:00.000Z', id: 'ctr_x' });
+      expect(decodeCursor(cursor, { createdAt: 'string', id: 'string' })).to.deep.equal({ createdAt: '2026-01-01T00:00:00.000Z', id: 'ctr_x' });
+      for (const bad of ['!!', encodeCursor({ version: 3 }), Buffer.from('not json').toString('base64url')]) {
+        expect(() => decodeCursor(bad, { createdAt: 'string', id: 'string' })).to.throw().with.nested.property('problem.status', 400);
+      }
+    });
+
+    it('builds a page from limit + 1 rows', () => {
+      const page = toPage([1, 2, 3], 2, (n) => n * 10, (n) => ({ n }));
+      expect(page.data).to.deep.equal([10, 20]);
+      expect(page.hasMore).to.equal(true);
+      expect(decodeCursor(page.nextCursor, { n: 'number' })).to.deep.equal({ n: 2 });
+      expect(toPage([1], 2, (n) => n, (n) => ({ n }))).to.deep.equal({ data: [1], hasMore: false });
+    });
+  });
+
+  it('turns validator error paths into pointers into { body, query, path, headers }', () => {
+    expect(toPointer('/body/mandate/iban')).to.equal('/body/mandate/iban');
+    expect(toPointer('.query.limit')).to.equal('/query/limit');
+    expect(toPointer('/params/contractId')).to.equal('/path/contractId');
+    expect(toPointer(undefined)).to.equal('');
+  });
+});
+
+describe('createService (integration over HTTP)', () => {
+  let service: Service;
+  let releaseSlow: () => void = () => {};
+
+  before(async () => {
+    // A hand-made router stands in for a generated one: this tests the runtime, not an API.
+    const api = express.Router();
+    api.get('/slow', async (_req, res) => {
+      await new Promise<void>((resolve) => {
+        releaseSlow = resolve;
+      });
+      res.json({ done: true });
+    });
+    api.get('/boom', () => {
+      throw new Error('secret internal detail: db password is hunter2');
+    });
+    service = createService({
+      name: 'runtime-test',
+      spec: { openapi: '3.1.0', info: { title: 'runtime test', version: '1' }, paths: {} },
+      api,
+      log: pino({ level: 'silent' }),
+      port: 0,
+      readiness: { always: async () => {} },
+      shutdownTimeoutMs: 5_000,
+    });
+    await service.start();
+  });
+
+  it('serves health, metrics, the spec and the docs page', async () => {
+    const live = await fetch(`${service.url}/health/live`);
+    expect(await live.json()).to.deep.equal({ status: 'ok' });
+    const ready = await fetch(`${service.url}/health/ready`);
+    expect(await ready.json()).to.deep.equal({ status: 'ok', checks: { always: 'ok' } });
+    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    expect(metrics).to.include('http_request_duration_seconds');
+    expect(await (await fetch(`${service.url}/openapi.json`)).json()).to.have.property('openapi', '3.1.0');
+    const docs = await fetch(`${service.url}/docs`);
+    expect(docs.headers.get('content-type')).to.match(/text\/html/);
+    expect((await fetch(`${service.url}/docs/swagger-ui-bundle.js`)).status).to.equal(200);
+  });
+
+  it('answers an unknown route with a 404 problem and echoes request and correlation ids', async () => {
+    const res = await fetch(`${service.url}/nowhere`, { headers: { 'x-request-id': 'req-123', 'x-correlation-id': 'corr-9' } });
+    expect(res.status).to.equal(404);
+    expect(res.headers.get('content-type')).to.match(/^application\/problem\+json/);
+    expect(res.headers.get('x-request-id')).to.equal('req-123');
+    expect(res.headers.get('x-correlation-id')).to.equal('corr-9');
+    expect(await res.json()).to.include({ status: 404, code: 'route-not-found', requestId: 'req-123' });
+  });
+
+  it('replaces unsafe incoming ids instead of echoing them', async () => {
+    const res = await fetch(`${service.url}/nowhere`, { headers: { 'x-request-id': 'a b <script>' } });
+    expect(res.headers.get('x-request-id')).to.match(/^[0-9a-f-]{36}$/);
+  });
+
+  it('answers a thrown error with a 500 problem that reveals nothing internal', async () => {
+    const res = await fetch(`${service.url}/boom`);
+    expect(res.status).to.equal(500);
+    const text = await res.text();
+    expect(text).not.to.match(/hunter2|secret|stack|\.ts:\d+/);
+    expect(JSON.parse(text)).to.include({ status: 500, code: 'internal-error' });
+  });
+
+  it('shuts down gracefully: in-flight requests finish, new connections are refused', async () => {
+    const inFlight = fetch(`${service.url}/slow`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const stopped = service.stop();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const { port } = new URL(service.url);
+    const refused = await new Promise<boolean>((resolve) => {
+      const socket = connect(Number(port), '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(false);
+      });
+      socket.once('error', () => resolve(true));
+    });
+    expect(refused, 'a new connection during shutdown is refused').to.equal(true);
+    releaseSlow();
+    const res = await inFlight;
+    expect(res.status).to.equal(200);
+    expect(await res.json()).to.deep.equal({ done: true });
+    await stopped;
+  });
+});
