@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type JWK, exportJWK, generateKeyPair, importJWK } from 'jose';
+import { type CryptoKey, type JWK, exportJWK, generateKeyPair, importJWK } from 'jose';
 import type { Role } from '../../services/common/http/context.js';
 import { signWith } from '../testing/tokens.js';
 
