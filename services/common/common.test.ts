@@ -73,6 +73,7 @@ describe('services/common (unit)', () => {
     expect(toPointer('.query.limit')).to.equal('/query/limit');
     expect(toPointer('/params/contractId')).to.equal('/path/contractId');
     expect(toPointer(undefined)).to.equal('');
+    expect(toPointer('/colour'), 'oneOf body errors come without their location').to.equal('/body/colour');
   });
 });
 

@@ -1,7 +1,7 @@
 // Emits delegate.ts, router.ts and client.ts for one API from its operation model.
 // types.ts comes from openapi-typescript; these files only name its types per operation and
 // wire them to the runtime in services/common/http.
-import { type JsonObject, type OperationModel, type ParameterModel, type ResponseModel } from './openapi-model.js';
+import { type JsonObject, type OperationModel, type ParameterModel, type ResponseModel, schemaNameOf } from './openapi-model.js';
 
 export interface ApiNames {
   /** `contract`, `payment-gateway` */
@@ -48,15 +48,23 @@ function tsType(schema: JsonObject, schemaName?: string): string {
       case 'number': return 'number';
       case 'boolean': return 'boolean';
       case 'null': return 'null';
-      case 'array': return `Array<${tsType((schema.items ?? {}) as JsonObject)}>`;
+      case 'array': {
+        const items = (schema.items ?? {}) as JsonObject;
+        return `Array<${tsType(items, schemaNameOf(items))}>`;
+      }
       default: return 'unknown';
     }
   });
   return [...new Set(mapped)].join(' | ');
 }
 
-function bodyType(op: OperationModel, where: string, schemaName: string | undefined, contentType: string): string {
-  return schemaName ? `Schemas[${quote(schemaName)}]` : `operations[${quote(op.operationId)}]${where}['content'][${quote(contentType)}]`;
+/**
+ * A body's type. With read/write markers (see emitDelegate), a request body is `Writable<…>` (no readOnly
+ * properties) and a response body `Readable<…>` (no writeOnly properties), as openapi-fetch types them.
+ */
+function bodyType(op: OperationModel, where: string, schemaName: string | undefined, contentType: string, marker?: 'Readable' | 'Writable'): string {
+  const type = schemaName ? `Schemas[${quote(schemaName)}]` : `operations[${quote(op.operationId)}]${where}['content'][${quote(contentType)}]`;
+  return marker ? `${marker}<${type}>` : type;
 }
 
 function paramBlock(params: ParameterModel[], location: ParameterModel['in'], field: string): string | undefined {
@@ -70,7 +78,7 @@ function paramBlock(params: ParameterModel[], location: ParameterModel['in'], fi
   return `  ${field}: {\n${lines.join('\n')}\n  };`;
 }
 
-function responseVariant(op: OperationModel, response: ResponseModel, declared: number[]): string {
+function responseVariant(op: OperationModel, response: ResponseModel, declared: number[], readWriteMarkers: boolean): string {
   const status =
     response.status === 'default'
       ? ERROR_STATUSES.filter((s) => !declared.includes(s)).join(' | ')
@@ -82,12 +90,17 @@ function responseVariant(op: OperationModel, response: ResponseModel, declared: 
   }
   if (response.media?.schema) {
     const where = `['responses'][${response.status === 'default' ? quote('default') : response.status}]`;
-    parts.push(`body: ${bodyType(op, where, response.media.schemaName, response.media.contentType)}`);
+    parts.push(`body: ${bodyType(op, where, response.media.schemaName, response.media.contentType, readWriteMarkers ? 'Readable' : undefined)}`);
   }
   return `  | { ${parts.join('; ')} }`;
 }
 
-export function emitDelegate(names: ApiNames, operations: OperationModel[]): string {
+/**
+ * `readWriteMarkers`: types.ts was generated with openapi-typescript's `readWriteMarkers` (the spec has
+ * readOnly/writeOnly properties), so schema types carry `$Read`/`$Write` markers and bodies must be read
+ * through `Readable`/`Writable`.
+ */
+export function emitDelegate(names: ApiNames, operations: OperationModel[], { readWriteMarkers = false } = {}): string {
   const out: string[] = [header(names)];
   const usesOperations = operations.some(
     (op) =>
@@ -98,7 +111,8 @@ export function emitDelegate(names: ApiNames, operations: OperationModel[]): str
   const needsAuth = operations.some(isSecured);
   const ctxImports = [needsAuth ? 'AuthenticatedContext' : '', needsPublic ? 'RequestContext' : ''].filter(Boolean);
   out.push(`import type { ${ctxImports.join(', ')} } from '${names.runtimeImport}/context.js';`);
-  out.push(`import type { components${usesOperations ? ', operations' : ''} } from './types.js';\n`);
+  const typeImports = ['components', usesOperations ? 'operations' : '', readWriteMarkers ? 'Readable, Writable' : ''].filter(Boolean);
+  out.push(`import type { ${typeImports.join(', ')} } from './types.js';\n`);
   out.push(`export type Schemas = components['schemas'];\n`);
 
   for (const op of operations) {
@@ -108,13 +122,13 @@ export function emitDelegate(names: ApiNames, operations: OperationModel[]): str
       paramBlock(op.parameters, 'query', 'query'),
       paramBlock(op.parameters, 'header', 'headers'),
       op.requestBody
-        ? `  body${op.requestBody.required ? '' : '?'}: ${bodyType(op, "['requestBody']", op.requestBody.media.schemaName, op.requestBody.media.contentType)};`
+        ? `  body${op.requestBody.required ? '' : '?'}: ${bodyType(op, "['requestBody']", op.requestBody.media.schemaName, op.requestBody.media.contentType, readWriteMarkers ? 'Writable' : undefined)};`
         : undefined,
     ].filter(Boolean);
     out.push(`/** ${doc(op)} */`);
     out.push(blocks.length > 0 ? `export interface ${P}Request {\n${blocks.join('\n')}\n}\n` : `export type ${P}Request = Record<string, never>;\n`);
     const declared = op.responses.filter((r) => r.status !== 'default').map((r) => Number(r.status));
-    out.push(`export type ${P}Response =\n${op.responses.map((r) => responseVariant(op, r, declared)).join('\n')};\n`);
+    out.push(`export type ${P}Response =\n${op.responses.map((r) => responseVariant(op, r, declared, readWriteMarkers)).join('\n')};\n`);
   }
 
   out.push(`/** Implement this (and nothing else) to serve the ${names.pascal} API: one method per operation. */`);

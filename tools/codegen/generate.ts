@@ -5,6 +5,7 @@
 //   tsx tools/codegen/generate.ts            write generated/ (and the generator's test fixtures)
 //   tsx tools/codegen/generate.ts --check    exit 1 when generated/ differs from what the specs produce
 //   tsx tools/codegen/generate.ts --lint-only
+//   tsx tools/codegen/generate.ts --specs DIR --out DIR [--check|--lint-only]   one other folder instead (tests)
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +13,7 @@ import { bundle, lint, loadConfig, type Config } from '@redocly/openapi-core';
 import openapiTS, { astToString } from 'openapi-typescript';
 import { checkContractRules } from './contract-rules.js';
 import { apiNames, emitClient, emitDelegate, emitRouter, header } from './emit.js';
-import { type JsonObject, readOperations } from './openapi-model.js';
+import { type JsonObject, readOperations, usesReadWrite } from './openapi-model.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const runtimeDir = join(root, 'services/common/http');
@@ -66,24 +67,39 @@ export async function generateApi(file: string, outDir: string, config: Config):
   if (ruleErrors.length > 0) throw new Error(`${relative(root, file)} breaks Payspec's contract rules:\n  ${ruleErrors.join('\n  ')}`);
 
   const names = apiNames(api, relative(root, file), relative(join(outDir, api), runtimeDir));
-  const types = astToString(await openapiTS(doc as never, { alphabetize: false, exportType: false }));
+  const readWriteMarkers = usesReadWrite(doc);
+  const types = astToString(await openapiTS(doc as never, { alphabetize: false, exportType: false, readWriteMarkers }));
   const files = new Map<string, string>([
     ['spec.json', `${JSON.stringify(doc, null, 2)}\n`],
     ['types.ts', `${header(names)}/* eslint-disable */\n${types}`],
-    ['delegate.ts', emitDelegate(names, operations)],
+    ['delegate.ts', emitDelegate(names, operations, { readWriteMarkers })],
     ['router.ts', emitRouter(names, operations)],
     ['client.ts', emitClient(names)],
   ]);
   return { api, files };
 }
 
+/** `--specs DIR --out DIR` replaces the built-in targets with that one (the generator's tests use a temp folder). */
+function targetsFrom(argv: string[]): { specs: string; out: string }[] {
+  const value = (name: string) => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const specs = value('--specs');
+  const out = value('--out');
+  if (specs === undefined && out === undefined) return TARGETS;
+  if (!specs || !out || specs.startsWith('--') || out.startsWith('--')) throw new Error('--specs DIR and --out DIR go together');
+  return [{ specs: resolve(specs), out: resolve(out) }];
+}
+
 async function main(): Promise<void> {
-  const args = new Set(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  const args = new Set(argv);
   const check = args.has('--check');
   const started = performance.now();
   const config = await loadLintConfig();
 
-  const targets = TARGETS.map((t) => ({ ...t, files: apiSpecs(t.specs) }));
+  const targets = targetsFrom(argv).map((t) => ({ ...t, files: apiSpecs(t.specs) }));
   const lintErrors = (await Promise.all(targets.flatMap((t) => t.files.map((f) => lintSpec(f, config))))).flat();
   if (lintErrors.length > 0) {
     console.error(`Spec lint failed:\n  ${lintErrors.join('\n  ')}`);

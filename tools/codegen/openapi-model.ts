@@ -58,7 +58,7 @@ export function resolveRef<T = JsonObject>(doc: JsonObject, value: unknown): T {
   return current as T;
 }
 
-function schemaNameOf(schema: unknown): string | undefined {
+export function schemaNameOf(schema: unknown): string | undefined {
   const ref = (schema as JsonObject | undefined)?.$ref;
   const match = typeof ref === 'string' ? /^#\/components\/schemas\/([^/]+)$/.exec(ref) : null;
   return match?.[1];
@@ -129,4 +129,19 @@ export function readOperations(doc: JsonObject): OperationModel[] {
     }
   }
   return operations;
+}
+
+/**
+ * Whether any schema marks a property `readOnly` or `writeOnly`. Such an API's types are generated with
+ * openapi-typescript's read/write markers, so a readOnly property is absent from request types and a
+ * writeOnly one from response types (otherwise a required readOnly `id` would be required in requests too).
+ */
+export function usesReadWrite(doc: JsonObject): boolean {
+  const walk = (node: unknown): boolean =>
+    Array.isArray(node)
+      ? node.some(walk)
+      : typeof node === 'object' && node !== null
+        ? Object.entries(node).some(([k, v]) => ((k === 'readOnly' || k === 'writeOnly') && v === true) || walk(v))
+        : false;
+  return walk(doc.components) || walk(doc.paths);
 }

@@ -28,8 +28,9 @@ const isBodyParserError = (e: unknown): e is BodyParserError =>
 /** express-openapi-validator paths (`/body/a/b`, `/query/limit`, `.params.id`) as pointers into `{ body, query, path, headers }`. */
 export function toPointer(path: string | undefined): string {
   if (!path) return '';
-  const pointer = path.startsWith('.') ? `/${path.slice(1).replace(/\./g, '/')}` : path;
-  return pointer.replace(/^\/params(?=\/|$)/, '/path');
+  const pointer = (path.startsWith('.') ? `/${path.slice(1).replace(/\./g, '/')}` : path).replace(/^\/params(?=\/|$)/, '/path');
+  // The validator leaves out the location for errors inside a oneOf/discriminator body.
+  return /^\/(body|query|path|headers)(\/|$)/.test(pointer) ? pointer : `/body${pointer.startsWith('/') ? '' : '/'}${pointer}`;
 }
 
 function fromValidator(err: ValidatorError): Problem {
