@@ -35,6 +35,8 @@ export type CreateContractResponse =
   | { status: 401; body: Schemas['Problem'] }
   | { status: 403; body: Schemas['Problem'] }
   | { status: 409; body: Schemas['Problem'] }
+  | { status: 413; body: Schemas['Problem'] }
+  | { status: 415; body: Schemas['Problem'] }
   | { status: 422; body: Schemas['Problem'] };
 
 /** GET /contracts/{contractId}: Get a contract */
@@ -65,7 +67,9 @@ export type SuspendContractResponse =
   | { status: 401; body: Schemas['Problem'] }
   | { status: 403; body: Schemas['Problem'] }
   | { status: 404; body: Schemas['Problem'] }
-  | { status: 409; body: Schemas['Problem'] };
+  | { status: 409; body: Schemas['Problem'] }
+  | { status: 413; body: Schemas['Problem'] }
+  | { status: 415; body: Schemas['Problem'] };
 
 /** POST /contracts/{contractId}/reactivate: Reactivate a suspended contract */
 export interface ReactivateContractRequest {
@@ -81,7 +85,9 @@ export type ReactivateContractResponse =
   | { status: 401; body: Schemas['Problem'] }
   | { status: 403; body: Schemas['Problem'] }
   | { status: 404; body: Schemas['Problem'] }
-  | { status: 409; body: Schemas['Problem'] };
+  | { status: 409; body: Schemas['Problem'] }
+  | { status: 413; body: Schemas['Problem'] }
+  | { status: 415; body: Schemas['Problem'] };
 
 /** POST /contracts/{contractId}/cancel: Cancel a contract for good */
 export interface CancelContractRequest {
@@ -97,7 +103,9 @@ export type CancelContractResponse =
   | { status: 401; body: Schemas['Problem'] }
   | { status: 403; body: Schemas['Problem'] }
   | { status: 404; body: Schemas['Problem'] }
-  | { status: 409; body: Schemas['Problem'] };
+  | { status: 409; body: Schemas['Problem'] }
+  | { status: 413; body: Schemas['Problem'] }
+  | { status: 415; body: Schemas['Problem'] };
 
 /** PUT /contracts/{contractId}/mandate: Replace the direct-debit mandate */
 export interface ChangeMandateRequest {
@@ -114,6 +122,8 @@ export type ChangeMandateResponse =
   | { status: 403; body: Schemas['Problem'] }
   | { status: 404; body: Schemas['Problem'] }
   | { status: 409; body: Schemas['Problem'] }
+  | { status: 413; body: Schemas['Problem'] }
+  | { status: 415; body: Schemas['Problem'] }
   | { status: 422; body: Schemas['Problem'] };
 
 /** PUT /contracts/{contractId}/credit-limit: Change the credit limit (outstanding threshold) */
@@ -130,7 +140,9 @@ export type ChangeCreditLimitResponse =
   | { status: 401; body: Schemas['Problem'] }
   | { status: 403; body: Schemas['Problem'] }
   | { status: 404; body: Schemas['Problem'] }
-  | { status: 409; body: Schemas['Problem'] };
+  | { status: 409; body: Schemas['Problem'] }
+  | { status: 413; body: Schemas['Problem'] }
+  | { status: 415; body: Schemas['Problem'] };
 
 /** GET /contracts/{contractId}/history: Read the contract's history */
 export interface ListContractHistoryRequest {

@@ -302,10 +302,25 @@ describe('Contract API (integration)', function () {
         customer.POST('/contracts/{contractId}/suspend', { params: { path }, body: { reason: 'x' } }),
         customer.POST('/contracts/{contractId}/cancel', { params: { path }, body: { reason: 'x' } }),
         customer.PUT('/contracts/{contractId}/credit-limit', { params: { path }, body: { creditLimit: 9_999_999, reason: 'x' } }),
+        customer.POST('/contracts/{contractId}/reactivate', { params: { path }, body: { reason: 'x' } }),
+        customer.PUT('/contracts/{contractId}/mandate', { params: { path }, body: { reason: 'x', mandate: { reference: 'R', iban: OTHER_IBAN, signedOn: '2026-01-01' } } }),
       ]);
-      expect(responses.map((r) => r.response.status)).to.deep.equal([403, 403, 403, 403]);
+      expect(responses.map((r) => r.response.status)).to.deep.equal([403, 403, 403, 403, 403, 403]);
       const after = await operator.GET('/contracts/{contractId}', { params: { path } });
       expect(after.data).to.include({ status: 'active', version: 1 });
+    });
+
+    it('refuses every contract operation to a merchant with 403', async () => {
+      const merchant = clientFor(await issuer.sign('merchant-1', { roles: ['merchant'] }));
+      const { id } = await create();
+      const path = { contractId: id };
+      const responses = await Promise.all([
+        merchant.GET('/contracts', {}),
+        merchant.GET('/contracts/{contractId}', { params: { path } }),
+        merchant.GET('/contracts/{contractId}/history', { params: { path } }),
+      ]);
+      expect(responses.map((r) => r.response.status)).to.deep.equal([403, 403, 403]);
+      expect(responses[0]!.error!.code).to.equal('forbidden');
     });
 
     it('refuses tokens that are unsigned, forged, expired, or for another issuer or audience with 401', async () => {

@@ -32,6 +32,10 @@ export function checkContractRules(doc: JsonObject, operations: OperationModel[]
       errors.push(`${where}: restricts roles, so it must declare 403`);
     }
     if (op.requestBody) {
+      // The runtime answers these for every body; the spec says so, so clients can expect them.
+      for (const status of ['413', '415']) {
+        if (!has(status)) errors.push(`${where}: has a request body, so it must declare ${status}`);
+      }
       const { contentType, schema } = op.requestBody.media;
       if (contentType !== 'application/json') errors.push(`${where}: request bodies are application/json`);
       if (schema) checkClosed(doc, schema, `${where} request body`, errors, new Set());

@@ -78,7 +78,7 @@ describe('codegen: refusing bad specs', function () {
           },
         },
       },
-      responses: { '204': { description: 'Created.' }, '400': problem, '401': problem, '403': problem },
+      responses: { '204': { description: 'Created.' }, '400': problem, '401': problem, '403': problem, '413': problem, '415': problem },
     };
     const spec: Record<string, unknown> = {
       openapi: '3.1.0',
