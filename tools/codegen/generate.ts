@@ -1,4 +1,5 @@
-// `make generate`: specs/*.yaml (OpenAPI 3.1) → generated/<api>/{spec.json,types.ts,delegate.ts,router.ts,client.ts}.
+// `make generate`: specs/*.yaml (OpenAPI 3.1) → generated/<api>/{spec.json,types.ts,delegate.ts,router.ts,client.ts},
+// and specs/events.yaml (AsyncAPI 3.0) → generated/events/{spec.json,types.ts,catalog.ts}.
 // Lints first (Redocly + Payspec's contract rules; an error stops generation), bundles $refs, and
 // writes only when content changed, so the output is deterministic and `--check` can compare.
 //
@@ -12,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { bundle, lint, loadConfig, type Config } from '@redocly/openapi-core';
 import openapiTS, { astToString } from 'openapi-typescript';
 import { checkContractRules } from './contract-rules.js';
+import { generateEvents } from './events.js';
 import { apiNames, emitClient, emitDelegate, emitRouter, header } from './emit.js';
 import { type JsonObject, readOperations, usesReadWrite } from './openapi-model.js';
 
@@ -24,7 +26,7 @@ const TARGETS = [
   { specs: join(root, 'tools/codegen/test/fixtures'), out: join(root, 'tools/codegen/test/fixtures/generated') },
 ];
 
-const API_FILES = new Set(['spec.json', 'types.ts', 'delegate.ts', 'router.ts', 'client.ts']);
+const API_FILES = new Set(['spec.json', 'types.ts', 'delegate.ts', 'router.ts', 'client.ts', 'catalog.ts']);
 
 export interface GeneratedApi {
   api: string;
@@ -36,14 +38,16 @@ async function loadLintConfig(): Promise<Config> {
 }
 
 /** OpenAPI documents directly in `dir`; AsyncAPI (events.yaml) and shared fragments are not APIs. */
-function apiSpecs(dir: string): string[] {
+/** Specs directly in `dir`: OpenAPI documents are APIs; the AsyncAPI one is the event catalog. Shared fragments live in subfolders. */
+function specFiles(dir: string, kind: 'openapi' | 'asyncapi'): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .filter((f) => f.endsWith('.yaml'))
-    .filter((f) => /^openapi:/m.test(readFileSync(join(dir, f), 'utf8')))
+    .filter((f) => new RegExp(`^${kind}:`, 'm').test(readFileSync(join(dir, f), 'utf8')))
     .sort()
     .map((f) => join(dir, f));
 }
+const apiSpecs = (dir: string) => specFiles(dir, 'openapi');
 
 async function lintSpec(file: string, config: Config): Promise<string[]> {
   const problems = await lint({ ref: file, config });
@@ -99,8 +103,9 @@ async function main(): Promise<void> {
   const started = performance.now();
   const config = await loadLintConfig();
 
-  const targets = targetsFrom(argv).map((t) => ({ ...t, files: apiSpecs(t.specs) }));
-  const lintErrors = (await Promise.all(targets.flatMap((t) => t.files.map((f) => lintSpec(f, config))))).flat();
+  const targets = targetsFrom(argv).map((t) => ({ ...t, files: apiSpecs(t.specs), events: specFiles(t.specs, 'asyncapi') }));
+  if (targets.some((t) => t.events.length > 1)) throw new Error('one AsyncAPI event catalog per specs folder');
+  const lintErrors = (await Promise.all(targets.flatMap((t) => [...t.files, ...t.events].map((f) => lintSpec(f, config))))).flat();
   if (lintErrors.length > 0) {
     console.error(`Spec lint failed:\n  ${lintErrors.join('\n  ')}`);
     process.exit(1);
@@ -115,6 +120,9 @@ async function main(): Promise<void> {
     const apis = await Promise.all(target.files.map((f) => generateApi(f, target.out, config)));
     const expected = new Map<string, string>();
     for (const { api, files } of apis) for (const [name, text] of files) expected.set(join(target.out, api, name), text);
+    for (const file of target.events) {
+      for (const [name, text] of await generateEvents(file, config, root)) expected.set(join(target.out, 'events', name), text);
+    }
     // An API file left from a removed spec is a difference too (other generators own other folders).
     for (const file of listFiles(target.out)) {
       if (API_FILES.has(basename(file)) && !expected.has(file)) {
