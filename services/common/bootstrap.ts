@@ -6,6 +6,8 @@ import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
 import { bearerJwt } from './auth/bearer-jwt.js';
 import { type CommonConfig, commonSpecs, jwksSource, loadConfig } from './config.js';
+import { EventBus } from './events/event-bus.js';
+import { Inbox } from './events/inbox.js';
 import type { RouterOptions } from './http/operation-router.js';
 import { type Service, createService, stopOnSignals } from './http/service.js';
 import { createLogger } from './logger.js';
@@ -16,8 +18,21 @@ export interface ServiceDefinition {
   defaultPort: number;
   spec: object;
   indexes: IndexPlan;
-  /** Build the API router from the generated `create<Api>Router` and the service's delegate. */
-  createApi(deps: { db: Db; log: Logger; config: CommonConfig; routerOptions: RouterOptions }): Promise<Router> | Router;
+  /**
+   * Build the API router from the generated `create<Api>Router` and the service's delegate,
+   * subscribe the service's event handlers on `bus`, and register what must stop on shutdown
+   * (it runs before the bus and the database close).
+   */
+  createApi(deps: ServiceDeps): Promise<Router> | Router;
+}
+
+export interface ServiceDeps {
+  db: Db;
+  log: Logger;
+  config: CommonConfig;
+  routerOptions: RouterOptions;
+  bus: EventBus;
+  onShutdown(hook: () => Promise<void>): void;
 }
 
 export async function startService(definition: ServiceDefinition, env: NodeJS.ProcessEnv = process.env): Promise<Service> {
@@ -25,6 +40,16 @@ export async function startService(definition: ServiceDefinition, env: NodeJS.Pr
   const log = createLogger(definition.name, config.LOG_LEVEL);
   const security = { bearerAuth: bearerJwt({ issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, ...jwksSource(config) }) };
   const database = await connectMongo(config.MONGO_URL, config.MONGO_DB);
+  const bus = new EventBus({
+    url: config.AMQP_URL,
+    prefix: config.AMQP_PREFIX,
+    service: definition.name,
+    log: log.child({ component: 'event-bus' }),
+    inbox: new Inbox(database.db),
+    prefetch: config.EVENT_PREFETCH,
+    retryDelaysMs: config.EVENT_RETRY_DELAYS_MS,
+  });
+  const hooks: (() => Promise<void>)[] = [];
   try {
     await ensureIndexes(database.db, definition.indexes);
     const api = await definition.createApi({
@@ -32,7 +57,10 @@ export async function startService(definition: ServiceDefinition, env: NodeJS.Pr
       log,
       config,
       routerOptions: { security, validateResponses: config.VALIDATE_RESPONSES, bodyLimit: config.BODY_LIMIT_BYTES, log },
+      bus,
+      onShutdown: (hook) => hooks.push(hook),
     });
+    await bus.start();
     const service = createService({
       name: definition.name,
       spec: definition.spec,
@@ -40,13 +68,21 @@ export async function startService(definition: ServiceDefinition, env: NodeJS.Pr
       log,
       host: config.HOST,
       port: config.PORT,
-      readiness: { mongodb: database.ping },
-      onShutdown: [database.close],
+      readiness: {
+        mongodb: database.ping,
+        rabbitmq: async () => {
+          if (!bus.isConnected()) throw new Error('not connected');
+        },
+      },
+      // The service's own hooks (relays, consumers' users) stop first, then the bus, then the database.
+      onShutdown: [...hooks, () => bus.close(), database.close],
       shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     });
     await service.start();
     return service;
   } catch (err) {
+    for (const hook of hooks) await hook().catch(() => {});
+    await bus.close().catch(() => {});
     await database.close();
     throw err;
   }

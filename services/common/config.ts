@@ -26,6 +26,12 @@ const listenPort = makeValidator<number>((value) => {
   return port;
 });
 
+const delays = makeValidator<number[]>((value) => {
+  const list = value.split(',').map((v) => Number(v.trim()));
+  if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`must be comma-separated positive milliseconds, got "${value}"`);
+  return list;
+});
+
 const jwks = makeValidator<JSONWebKeySet | undefined>((value) => {
   if (!value) return undefined;
   const parsed = JSON.parse(value) as JSONWebKeySet;
@@ -41,6 +47,10 @@ export function commonSpecs(service: string, defaultPort: number) {
     LOG_LEVEL: str({ choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info' }),
     MONGO_URL: url({ default: 'mongodb://127.0.0.1:27017', desc: 'MongoDB (or FerretDB) connection string' }),
     MONGO_DB: str({ default: `payspec_${service.replace(/-/g, '_')}`, desc: "This service's own database" }),
+    AMQP_URL: url({ default: 'amqp://guest:guest@127.0.0.1:5672', desc: 'RabbitMQ connection string' }),
+    AMQP_PREFIX: str({ default: 'payspec', desc: 'Prefix of the exchange and queue names (tests use their own)' }),
+    EVENT_PREFETCH: num({ default: 20, desc: 'Unacknowledged events a consumer holds at once' }),
+    EVENT_RETRY_DELAYS_MS: delays({ default: [1_000, 5_000, 30_000], desc: 'Delays before each redelivery of a failed event; then it is parked' }),
     AUTH_ISSUER: str({ default: 'payspec-identity' }),
     AUTH_AUDIENCE: str({ default: 'payspec' }),
     AUTH_JWKS_URL: url({ default: undefined, desc: "The token issuer's JWKS endpoint" }),

@@ -21,6 +21,8 @@ import type { ContractRepository } from './contract-repository.js';
 
 export interface ContractDelegateDeps {
   repository: ContractRepository;
+  /** Called after every stored change, so its event is relayed at once. */
+  onChange?: () => void;
   now?: () => Date;
 }
 
@@ -55,7 +57,7 @@ function mandateProblem(input: Schemas['MandateInput']) {
   return undefined;
 }
 
-export function createContractDelegate({ repository, now = () => new Date() }: ContractDelegateDeps): ContractDelegate {
+export function createContractDelegate({ repository, onChange = () => {}, now = () => new Date() }: ContractDelegateDeps): ContractDelegate {
   /**
    * Applies `change` to the latest version of a contract, retrying on a version collision.
    * `change` answers a problem to refuse, or the new state and change type.
@@ -82,9 +84,11 @@ export function createContractDelegate({ repository, now = () => new Date() }: C
         reason,
         actor: ctx.principal.subject,
         requestId: ctx.requestId,
+        correlationId: ctx.correlationId,
         contract,
       });
       if (result.appended) {
+        onChange();
         ctx.log.info({ contractId: id, version: contract.version, change: decision.type }, 'contract changed');
         return { status: 200 as const, body: toApiContract(contract) };
       }
@@ -148,9 +152,11 @@ export function createContractDelegate({ repository, now = () => new Date() }: C
         at,
         actor: ctx.principal.subject,
         requestId: ctx.requestId,
+        correlationId: ctx.correlationId,
         requestHash: hash,
         contract,
       });
+      if (result.appended) onChange();
       if (!result.appended && result.existing.requestHash !== hash) {
         return {
           status: 409,

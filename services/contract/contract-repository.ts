@@ -2,10 +2,13 @@
 // read-modify-write): every change is an insert into `contract_changes` keyed by
 // (contract id, version). The unique key is the only concurrency guard — two writers of the same
 // version collide and the loser retries on fresh state. `contracts` is the current snapshot of
-// each contract, projected from its latest change and used for reads and listing.
+// each contract, projected from its latest change and used for reads and listing. The change
+// record is also the outbox: its event is relayed after the write (see OutboxStore below).
 import type { Collection, Db, Filter, WithoutId } from 'mongodb';
+import type { EventType } from '../../generated/events/types.js';
+import type { OutboxMessage, OutboxStore } from '../common/events/outbox-relay.js';
 import { type IndexPlan, isDuplicateKey } from '../common/mongo.js';
-import type { ContractChangeType, ContractStatus, StoredContract } from './contract-domain.js';
+import { type ContractChangeType, type ContractStatus, type StoredContract, toApiContract } from './contract-domain.js';
 
 export interface ContractChangeRecord {
   _id: string; // `${contractId}:${version}`
@@ -17,11 +20,14 @@ export interface ContractChangeRecord {
   reason?: string;
   actor: string;
   requestId?: string;
+  correlationId?: string;
   /** Set on the creation only: tells an idempotent retry from a different request with the same key. */
   requestHash?: string;
   contract: StoredContract;
   /** False until `contracts` shows this version; recovery projects what a crash left behind. */
   projected: boolean;
+  /** False until its event is published: the change record is the outbox (DESIGN.md §5). */
+  published: boolean;
 }
 
 type ContractRecord = StoredContract & { _id: string };
@@ -34,6 +40,7 @@ export const contractIndexes: IndexPlan = {
   contract_changes: [
     { key: { contractId: 1, version: 1 }, name: 'contract_version', unique: true },
     { key: { projected: 1 }, name: 'unprojected' },
+    { key: { published: 1, at: 1 }, name: 'unpublished' },
   ],
 };
 
@@ -46,7 +53,7 @@ export interface ListQuery {
   limit: number;
 }
 
-export class ContractRepository {
+export class ContractRepository implements OutboxStore {
   private readonly contracts: Collection<ContractRecord>;
   private readonly changes: Collection<ContractChangeRecord>;
 
@@ -56,8 +63,8 @@ export class ContractRepository {
   }
 
   /** Appends a change; `appended: false` with the record already holding that version when another write got there first. */
-  async append(change: Omit<ContractChangeRecord, '_id' | 'projected'>): Promise<AppendResult> {
-    const record: ContractChangeRecord = { _id: `${change.contractId}:${change.version}`, ...change, projected: false };
+  async append(change: Omit<ContractChangeRecord, '_id' | 'projected' | 'published'>): Promise<AppendResult> {
+    const record: ContractChangeRecord = { _id: `${change.contractId}:${change.version}`, ...change, projected: false, published: false };
     try {
       await this.changes.insertOne(record);
     } catch (err) {
@@ -108,6 +115,29 @@ export class ContractRepository {
     const pending = await this.changes.find({ projected: false }).sort({ contractId: 1, version: 1 }).toArray();
     for (const change of pending) await this.project(change);
     return pending.length;
+  }
+
+  /** Unpublished changes as events, oldest first (each contract's in version order). */
+  async pending(limit: number): Promise<OutboxMessage[]> {
+    const changes = await this.changes.find({ published: false }).sort({ at: 1, contractId: 1, version: 1 }).limit(limit).toArray();
+    return changes.map((change) => ({
+      outboxId: change._id,
+      type: `contract.${change.type}` as EventType,
+      data: {
+        contractId: change.contractId,
+        version: change.version,
+        at: change.at,
+        ...(change.reason !== undefined ? { reason: change.reason } : {}),
+        actor: change.actor,
+        contract: toApiContract(change.contract),
+      },
+      // The change's key is the event id: a republished event is recognisably the same one.
+      meta: { id: change._id, correlationId: change.correlationId ?? change._id, ...(change.requestId ? { causationId: change.requestId } : {}), time: change.at },
+    }));
+  }
+
+  async markPublished(outboxIds: string[]): Promise<void> {
+    await this.changes.updateMany({ _id: { $in: outboxIds } }, { $set: { published: true } });
   }
 
   /** Replace the snapshot unless a newer version is already there (then the upsert's insert collides: fine). */

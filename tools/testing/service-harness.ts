@@ -1,7 +1,9 @@
 // Starts a real service for integration tests: on an ephemeral port, against the real
 // MongoDB-compatible server (FerretDB locally), in a database of its own that is dropped after.
 import { randomBytes } from 'node:crypto';
+import amqplib from 'amqplib';
 import { MongoClient } from 'mongodb';
+import { topologyNames } from '../../services/common/events/event-bus.js';
 import { type ServiceDefinition, startService } from '../../services/common/bootstrap.js';
 import type { Service } from '../../services/common/http/service.js';
 import type { TokenIssuer } from './tokens.js';
@@ -9,6 +11,11 @@ import type { TokenIssuer } from './tokens.js';
 export const MONGO_URL = process.env.MONGO_URL ?? `mongodb://127.0.0.1:${process.env.FERRETDB_PORT ?? 27017}`;
 /** One id per test process: database names (and exchange/queue prefixes) carry it, so runs never meet. */
 export const RUN_ID = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+/** Exchange and queue names of this run start with it. */
+export const AMQP_PREFIX = `test_${RUN_ID}`;
+/** Short retry delays, so tests see a failing message parked in a second or so. */
+export const TEST_RETRY_DELAYS_MS = [100, 200, 400];
 
 export interface TestService {
   service: Service;
@@ -17,7 +24,7 @@ export interface TestService {
   env: Record<string, string>;
   /** Stops the service; the database stays (for a restart) until drop(). */
   stop(): Promise<void>;
-  /** Drops the service's test database. */
+  /** Drops the service's test database and its queues. */
   drop(): Promise<void>;
 }
 
@@ -37,6 +44,9 @@ export async function startTestService(
     PORT: '0',
     AUTH_JWKS: JSON.stringify(issuer.jwks),
     VALIDATE_RESPONSES: 'true',
+    AMQP_URL,
+    AMQP_PREFIX,
+    EVENT_RETRY_DELAYS_MS: TEST_RETRY_DELAYS_MS.join(','),
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...overrides,
   };
@@ -47,7 +57,10 @@ export async function startTestService(
     dbName,
     env,
     stop: () => service.stop(),
-    drop: () => dropDatabase(dbName),
+    drop: async () => {
+      await dropDatabase(dbName);
+      await deleteTopology(env.AMQP_PREFIX, definition.name);
+    },
   };
 }
 
@@ -65,4 +78,18 @@ export function dropDatabase(name: string): Promise<void> {
   return withMongo(async (client) => {
     await client.db(name).dropDatabase();
   });
+}
+
+/** Deletes a service's queues (and the prefix's exchange) that a test run declared. */
+export async function deleteTopology(prefix: string, service: string, retryDelaysMs = TEST_RETRY_DELAYS_MS): Promise<void> {
+  const names = topologyNames(prefix, service, retryDelaysMs);
+  const connection = await amqplib.connect(AMQP_URL);
+  try {
+    const channel = await connection.createChannel();
+    for (const queue of [names.queue, names.parking, ...names.retries.map((r) => r.queue)]) await channel.deleteQueue(queue);
+    await channel.deleteExchange(names.exchange);
+    await channel.close();
+  } finally {
+    await connection.close();
+  }
 }

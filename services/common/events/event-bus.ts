@@ -1,0 +1,241 @@
+// The event bus every service shares, on RabbitMQ (amqplib through amqp-connection-manager,
+// which reconnects with backoff and replays the channel setup).
+//
+// Topology, per DESIGN.md §5, all names under a prefix (`payspec`, or a test run's own):
+//   <prefix>.events                    durable topic exchange; routing key = event type
+//   <prefix>.<service>                 the service's durable quorum queue, bound to the types it handles
+//   <prefix>.<service>.retry.<ms>ms    one delay queue per retry step: TTL, then dead-lettered back to the service queue
+//   <prefix>.<service>.parking         where a message goes after its last retry, or at once when invalid
+//
+// Publishing waits for the broker's confirm; while disconnected, publishes wait (in memory) and
+// are sent after reconnection. Consuming acks manually, after the handler and the inbox record,
+// on the channel the message came from (after a reconnect the broker redelivers what was unacked,
+// and the inbox skips what was already handled).
+import amqp, { type AmqpConnectionManager, type ChannelWrapper } from 'amqp-connection-manager';
+import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
+import type { Logger } from 'pino';
+import { eventCatalog } from '../../../generated/events/catalog.js';
+import type { EventPayloads, EventType } from '../../../generated/events/types.js';
+import { type CloudEvent, type EventMeta, cloudEvent } from './cloud-event.js';
+import { eventProblem } from './event-schemas.js';
+import type { Inbox } from './inbox.js';
+
+export interface EventContext {
+  /** The event's correlation id: pass it on to anything this handler publishes. */
+  correlationId: string;
+  /** This event's id: the causation id of anything the handler publishes. */
+  causationId: string;
+  /** 1 for the first delivery, then 2, 3… on retries. */
+  attempt: number;
+  log: Logger;
+}
+
+export type EventHandler<T extends EventType> = (event: CloudEvent<T>, ctx: EventContext) => Promise<void>;
+
+export interface EventBusOptions {
+  url: string;
+  prefix: string;
+  /** The service's name: its queue, and the events' `source`. */
+  service: string;
+  log: Logger;
+  /** Records handled event ids; required when the service subscribes. */
+  inbox?: Inbox;
+  prefetch?: number;
+  /** Delay before each retry of a failing handler; after the last, the message is parked. */
+  retryDelaysMs?: number[];
+}
+
+/** Headers the bus sets on retried and parked messages. */
+export const HEADERS = {
+  attempt: 'x-payspec-attempt',
+  lastError: 'x-payspec-last-error',
+  parkedReason: 'x-payspec-parked-reason',
+  parkedAt: 'x-payspec-parked-at',
+  routingKey: 'x-payspec-routing-key',
+} as const;
+
+export function topologyNames(prefix: string, service: string, retryDelaysMs: number[]) {
+  const queue = `${prefix}.${service}`;
+  return {
+    exchange: `${prefix}.events`,
+    queue,
+    parking: `${queue}.parking`,
+    retries: retryDelaysMs.map((ms) => ({ ms, queue: `${queue}.retry.${ms}ms` })),
+  };
+}
+
+export class EventBus {
+  private readonly connection: AmqpConnectionManager;
+  private readonly publisher: ChannelWrapper;
+  private consumer?: ChannelWrapper;
+  private readonly handlers = new Map<string, EventHandler<EventType>>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly names: ReturnType<typeof topologyNames>;
+  private consuming = false;
+  private closed = false;
+
+  constructor(private readonly options: EventBusOptions) {
+    const retryDelaysMs = options.retryDelaysMs ?? [1_000, 5_000, 30_000];
+    this.names = topologyNames(options.prefix, options.service, retryDelaysMs);
+    this.connection = amqp.connect([options.url], { heartbeatIntervalInSeconds: 5, reconnectTimeInSeconds: 1 });
+    this.connection.on('connect', () => options.log.info('connected to RabbitMQ'));
+    this.connection.on('disconnect', ({ err }) => {
+      if (!this.closed) options.log.warn({ err: err?.message }, 'disconnected from RabbitMQ; reconnecting');
+    });
+    this.publisher = this.connection.createChannel({
+      name: `${options.service}-publisher`,
+      confirm: true,
+      setup: (channel: ConfirmChannel) => channel.assertExchange(this.names.exchange, 'topic', { durable: true }).then(() => undefined),
+    });
+  }
+
+  get topology() {
+    return this.names;
+  }
+
+  /** Publishes a validated event and resolves once the broker has confirmed it. */
+  async publish<T extends EventType>(type: T, data: EventPayloads[T], meta: EventMeta): Promise<CloudEvent<T>> {
+    const event = cloudEvent(this.options.service, type, data, meta);
+    const problem = eventProblem(event);
+    if (problem) throw new Error(`refusing to publish ${type}: ${problem}`);
+    await this.publisher.publish(this.names.exchange, eventCatalog[type].routingKey, Buffer.from(JSON.stringify(event)), {
+      persistent: true,
+      contentType: 'application/cloudevents+json',
+      messageId: event.id,
+      type: event.type,
+      correlationId: event.correlationid,
+      timestamp: Math.floor(Date.parse(event.time) / 1000),
+    });
+    return event;
+  }
+
+  /** Registers the handler of one event type; call before start(). One handler per type and service. */
+  subscribe<T extends EventType>(type: T, handler: EventHandler<T>): void {
+    if (this.consuming) throw new Error('subscribe() before start()');
+    if (this.handlers.has(type)) throw new Error(`${type} already has a handler in ${this.options.service}`);
+    if (!this.options.inbox) throw new Error('a subscribing bus needs an inbox');
+    this.handlers.set(type, handler as unknown as EventHandler<EventType>);
+  }
+
+  /** Declares the service's queues and starts consuming (no-op without subscriptions). */
+  async start(): Promise<void> {
+    if (this.handlers.size === 0 || this.consuming) return;
+    this.consuming = true;
+    const { exchange, queue, parking, retries } = this.names;
+    this.consumer = this.connection.createChannel({
+      name: `${this.options.service}-consumer`,
+      confirm: true,
+      // Runs again on every reconnection: topology, then a consumer bound to this very channel.
+      setup: async (channel: ConfirmChannel) => {
+        await channel.assertExchange(exchange, 'topic', { durable: true });
+        await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+        await channel.assertQueue(parking, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+        for (const retry of retries) {
+          await channel.assertQueue(retry.queue, {
+            durable: true,
+            arguments: { 'x-message-ttl': retry.ms, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': queue },
+          });
+        }
+        for (const type of this.handlers.keys()) await channel.bindQueue(queue, exchange, eventCatalog[type as EventType].routingKey);
+        await channel.prefetch(this.options.prefetch ?? 20);
+        await channel.consume(queue, (message) => {
+          if (!message) return; // the broker cancelled the consumer; the next setup starts another
+          const handling = this.handle(channel, message).finally(() => this.inFlight.delete(handling));
+          this.inFlight.add(handling);
+        });
+      },
+    });
+    await this.consumer.waitForConnect();
+  }
+
+  /** Readiness: true while connected to the broker. */
+  isConnected(): boolean {
+    return this.connection.isConnected();
+  }
+
+  /** Stops consuming, lets in-flight handlers finish, then closes the connection. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.consumer?.close().catch(() => {});
+    await Promise.allSettled([...this.inFlight]);
+    await this.publisher.close().catch(() => {});
+    await this.connection.close();
+  }
+
+  private async handle(channel: ConfirmChannel, message: ConsumeMessage): Promise<void> {
+    const { log } = this.options;
+    const headers = message.properties.headers ?? {};
+    const attempt = Number(headers[HEADERS.attempt] ?? 1);
+    let event: unknown;
+    try {
+      event = JSON.parse(message.content.toString('utf8'));
+    } catch {
+      return this.park(channel, message, 'malformed JSON');
+    }
+    const problem = eventProblem(event);
+    if (problem) return this.park(channel, message, problem);
+    const valid = event as CloudEvent;
+    const handler = this.handlers.get(valid.type);
+    if (!handler) return this.park(channel, message, `${this.options.service} has no handler for ${valid.type}`);
+
+    const eventLog = log.child({ eventId: valid.id, eventType: valid.type, correlationId: valid.correlationid, attempt });
+    try {
+      if (await this.options.inbox!.has(valid.id)) {
+        eventLog.debug('duplicate delivery skipped');
+        return ack(channel, message);
+      }
+      await handler(valid, { correlationId: valid.correlationid, causationId: valid.id, attempt, log: eventLog });
+      await this.options.inbox!.record(valid.id, valid.type);
+      ack(channel, message);
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      const retry = this.names.retries[attempt - 1];
+      if (!retry) {
+        eventLog.error({ err }, 'event handler failed for the last time; parking the message');
+        return this.park(channel, message, `handler failed ${attempt} times: ${reason}`);
+      }
+      eventLog.warn({ err, retryInMs: retry.ms }, 'event handler failed; retrying later');
+      await this.forward(channel, message, retry.queue, { [HEADERS.attempt]: attempt + 1, [HEADERS.lastError]: reason.slice(0, 500) });
+    }
+  }
+
+  /** Moves a message to the parking queue with the reason in its headers; its handler is never called. */
+  private async park(channel: ConfirmChannel, message: ConsumeMessage, reason: string): Promise<void> {
+    this.options.log.error({ reason: reason.slice(0, 500), messageId: message.properties.messageId }, 'message parked');
+    await this.forward(channel, message, this.names.parking, {
+      [HEADERS.parkedReason]: reason.slice(0, 1000),
+      [HEADERS.parkedAt]: new Date().toISOString(),
+    });
+  }
+
+  /** Sends a copy to `queue` (confirmed), then acks the original: at worst a duplicate, never a loss. */
+  private async forward(channel: ConfirmChannel, message: ConsumeMessage, queue: string, extraHeaders: Record<string, unknown>): Promise<void> {
+    try {
+      await new Promise<void>((resolve, reject) => {
+        channel.sendToQueue(
+          queue,
+          message.content,
+          {
+            ...message.properties,
+            persistent: true,
+            headers: { ...message.properties.headers, [HEADERS.routingKey]: message.fields.routingKey, ...extraHeaders },
+          },
+          (err) => (err ? reject(err) : resolve()),
+        );
+      });
+      ack(channel, message);
+    } catch (err) {
+      // The channel went away: the broker will redeliver the original.
+      this.options.log.warn({ err }, 'could not forward a message; it will be redelivered');
+    }
+  }
+}
+
+function ack(channel: ConfirmChannel, message: ConsumeMessage): void {
+  try {
+    channel.ack(message);
+  } catch {
+    // The channel closed under us: the broker redelivers, and the inbox skips it.
+  }
+}
