@@ -77,7 +77,12 @@ export class EventBus {
   constructor(private readonly options: EventBusOptions) {
     const retryDelaysMs = options.retryDelaysMs ?? [1_000, 5_000, 30_000];
     this.names = topologyNames(options.prefix, options.service, retryDelaysMs);
-    this.connection = amqp.connect([options.url], { heartbeatIntervalInSeconds: 5, reconnectTimeInSeconds: 1 });
+    this.connection = amqp.connect([options.url], {
+      heartbeatIntervalInSeconds: 5,
+      reconnectTimeInSeconds: 1,
+      // Named, so operators (and tests) can find this service's connection in `rabbitmqctl list_connections`.
+      connectionOptions: { clientProperties: { connection_name: `${options.prefix}.${options.service}` } },
+    });
     this.connection.on('connect', () => options.log.info('connected to RabbitMQ'));
     this.connection.on('disconnect', ({ err }) => {
       if (!this.closed) options.log.warn({ err: err?.message }, 'disconnected from RabbitMQ; reconnecting');
