@@ -7,7 +7,23 @@ import type { Schemas } from '../../generated/contract/delegate.js';
 import spec from '../../generated/contract/spec.json' with { type: 'json' };
 import { createContractCheckingMiddleware, getCoverageSummary, runInvalidRequests } from '../../tools/contract-testing/index.js';
 import type { OpenApiSpec } from '../../tools/contract-testing/index.js';
-import { type TestService, startTestService, withMongo } from '../../tools/testing/service-harness.js';
+import { MongoClient } from 'mongodb';
+import { pino } from 'pino';
+import type { EventType } from '../../generated/events/types.js';
+import { eventTypes } from '../../generated/events/catalog.js';
+import type { CloudEvent } from '../common/events/cloud-event.js';
+import { EventBus } from '../common/events/event-bus.js';
+import { Inbox } from '../common/events/inbox.js';
+import {
+  AMQP_PREFIX,
+  AMQP_URL,
+  MONGO_URL,
+  type TestService,
+  deleteTopology,
+  startTestService,
+  testDatabaseName,
+  withMongo,
+} from '../../tools/testing/service-harness.js';
 import { type TokenIssuer, createTokenIssuer, forgedToken, unsignedToken } from '../../tools/testing/tokens.js';
 import { contractService } from './main.js';
 
@@ -373,6 +389,82 @@ describe('Contract API (integration)', function () {
       // And the next change builds on version 2, not on the stale snapshot.
       const next = await operator.POST('/contracts/{contractId}/reactivate', { params: { path: { contractId: id } }, body: { reason: 'ok' } });
       expect(next.data).to.include({ version: 3, status: 'active' });
+    });
+  });
+
+  describe('events', () => {
+    const probeName = 'contract-events-probe';
+    let probe: EventBus;
+    let mongo: MongoClient;
+    const received: CloudEvent[] = [];
+
+    before(async () => {
+      mongo = await new MongoClient(MONGO_URL).connect();
+      probe = new EventBus({
+        url: AMQP_URL,
+        prefix: AMQP_PREFIX,
+        service: probeName,
+        log: pino({ level: 'silent' }),
+        inbox: new Inbox(mongo.db(testDatabaseName(probeName))),
+      });
+      for (const type of eventTypes.filter((t) => t.startsWith('contract.'))) {
+        probe.subscribe(type as EventType, async (event) => {
+          received.push(event);
+        });
+      }
+      await probe.start();
+    });
+
+    after(async () => {
+      await probe?.close();
+      await mongo?.db(testDatabaseName(probeName)).dropDatabase();
+      await mongo?.close();
+      await deleteTopology(AMQP_PREFIX, probeName);
+    });
+
+    /** This contract's events once `count` have arrived, or what came within `timeoutMs`. */
+    async function eventsOf(contractId: string, count: number, timeoutMs = 10_000): Promise<CloudEvent[]> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const events = received.filter((e) => (e.data as { contractId: string }).contractId === contractId);
+        if (events.length >= count || Date.now() > deadline) return events;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+
+    it('announces every change as a CloudEvent carrying the version, the masked snapshot and the request\'s correlation id', async () => {
+      const correlation = { 'X-Correlation-Id': `corr-${randomUUID()}` };
+      const created = await operator.POST('/contracts', {
+        params: { header: { 'Idempotency-Key': randomUUID(), ...correlation } as { 'Idempotency-Key': string } },
+        body: contractRequest('cust-events'),
+      });
+      const path = { contractId: created.data!.id };
+      const suspended = await operator.POST('/contracts/{contractId}/suspend', { params: { path }, body: { reason: 'audit' }, headers: correlation });
+      await operator.PUT('/contracts/{contractId}/credit-limit', { params: { path }, body: { creditLimit: 42, reason: 'lower' }, headers: correlation });
+
+      const events = await eventsOf(path.contractId, 3);
+      expect(events.map((e) => [e.type, (e.data as { version: number }).version])).to.deep.equal([
+        ['contract.subscribed', 1],
+        ['contract.suspended', 2],
+        ['contract.credit-limit-changed', 3],
+      ]);
+      for (const event of events) {
+        expect(event).to.include({ specversion: '1.0', source: 'payspec/contract', datacontenttype: 'application/json', correlationid: correlation['X-Correlation-Id'] });
+        expect(JSON.stringify(event)).not.to.include('30006000011234567890');
+      }
+      expect(events[0]!.id).to.equal(`${path.contractId}:1`);
+      expect(events[1]!.causationid).to.equal(suspended.response.headers.get('x-request-id'));
+      expect((events[1]!.data as { reason?: string; contract: { status: string } })).to.deep.include({ reason: 'audit' });
+      expect((events[2]!.data as { contract: { creditLimit: number; mandate: { ibanMasked: string } } }).contract).to.deep.include({ creditLimit: 42 });
+    });
+
+    it('announces nothing for a refused change', async () => {
+      const { id } = await create(contractRequest('cust-events-refused'));
+      await eventsOf(id, 1);
+      const refused = await operator.POST('/contracts/{contractId}/reactivate', { params: { path: { contractId: id } }, body: { reason: 'x' } });
+      expect(refused.response.status).to.equal(409);
+      // A second event would come within the relay's first pass; give it a second.
+      expect((await eventsOf(id, 2, 1_000)).map((e) => e.type)).to.deep.equal(['contract.subscribed']);
     });
   });
 

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import amqplib from 'amqplib';
 import { MongoClient } from 'mongodb';
-import { topologyNames } from '../../services/common/events/event-bus.js';
+import { consumersOf, topologyNames } from '../../services/common/events/event-bus.js';
 import { type ServiceDefinition, startService } from '../../services/common/bootstrap.js';
 import type { Service } from '../../services/common/http/service.js';
 import type { TokenIssuer } from './tokens.js';
@@ -86,7 +86,9 @@ export async function deleteTopology(prefix: string, service: string, retryDelay
   const connection = await amqplib.connect(AMQP_URL);
   try {
     const channel = await connection.createChannel();
-    for (const queue of [names.queue, names.parking, ...names.retries.map((r) => r.queue)]) await channel.deleteQueue(queue);
+    // The producer also declared its consumers' queues (see consumersOf).
+    const consumerQueues = [...consumersOf(service).keys()].map((consumer) => topologyNames(prefix, consumer, []).queue);
+    for (const queue of [names.queue, names.parking, ...names.retries.map((r) => r.queue), ...consumerQueues]) await channel.deleteQueue(queue);
     await channel.deleteExchange(names.exchange);
     await channel.close();
   } finally {

@@ -90,7 +90,17 @@ export class EventBus {
     this.publisher = this.connection.createChannel({
       name: `${options.service}-publisher`,
       confirm: true,
-      setup: (channel: ConfirmChannel) => channel.assertExchange(this.names.exchange, 'topic', { durable: true }).then(() => undefined),
+      setup: async (channel: ConfirmChannel) => {
+        await channel.assertExchange(this.names.exchange, 'topic', { durable: true });
+        // A topic exchange drops what no queue is bound to. The catalog names each event's
+        // consumers, so the producer declares their queues too: an event published before its
+        // consumer first starts waits in the consumer's queue instead of being lost.
+        for (const [consumer, keys] of consumersOf(options.service)) {
+          const queue = topologyNames(options.prefix, consumer, []).queue;
+          await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+          for (const key of keys) await channel.bindQueue(queue, this.names.exchange, key);
+        }
+      },
     });
   }
 
@@ -235,6 +245,16 @@ export class EventBus {
       this.options.log.warn({ err }, 'could not forward a message; it will be redelivered');
     }
   }
+}
+
+/** Consumer service → routing keys it receives, for the events `producer` publishes. */
+export function consumersOf(producer: string): Map<string, string[]> {
+  const consumers = new Map<string, string[]>();
+  for (const { routingKey, producers, consumers: services } of Object.values(eventCatalog)) {
+    if (!producers.includes(producer)) continue;
+    for (const service of services) consumers.set(service, [...(consumers.get(service) ?? []), routingKey]);
+  }
+  return consumers;
 }
 
 function ack(channel: ConfirmChannel, message: ConsumeMessage): void {
