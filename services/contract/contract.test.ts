@@ -18,6 +18,7 @@ import {
   AMQP_PREFIX,
   AMQP_URL,
   MONGO_URL,
+  TEST_RETRY_DELAYS_MS,
   type TestService,
   deleteTopology,
   startTestService,
@@ -406,6 +407,7 @@ describe('Contract API (integration)', function () {
         service: probeName,
         log: pino({ level: 'silent' }),
         inbox: new Inbox(mongo.db(testDatabaseName(probeName))),
+        retryDelaysMs: TEST_RETRY_DELAYS_MS,
       });
       for (const type of eventTypes.filter((t) => t.startsWith('contract.'))) {
         probe.subscribe(type as EventType, async (event) => {
