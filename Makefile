@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 NPX := npx --no-install
 
-.PHONY: help install generate check-generated lint typecheck test test-only run infra infra-down token bench
+.PHONY: help install generate check-generated lint typecheck test test-only run infra infra-down token bench parked replay-parked
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -47,3 +47,9 @@ token: install ## Print a dev bearer token: make token ROLE=operator|customer|me
 
 bench: infra ## Benchmarks (not tests): prints figures and writes docs/benchmarks.md
 	$(NPX) tsx tools/bench/run.ts
+
+parked: install ## List parked events of a service: make parked SERVICE=billing [ID=<message id>]
+	@$(NPX) tsx tools/ops/parked-events.ts $(if $(ID),show --id $(ID),list) --service $(SERVICE)
+
+replay-parked: install ## Replay parked events into their service's queue: make replay-parked SERVICE=billing ID=<message id>|all
+	@$(NPX) tsx tools/ops/parked-events.ts replay --service $(SERVICE) --id $(ID)

@@ -1,0 +1,85 @@
+// The operators' parked-events tool against a real broker: a failing handler's message is
+// parked, listed with its reason, and handled once replayed after the fix.
+import { expect } from 'chai';
+import { MongoClient } from 'mongodb';
+import { pino } from 'pino';
+import { EventBus } from '../../services/common/events/event-bus.js';
+import { Inbox } from '../../services/common/events/inbox.js';
+import { AMQP_PREFIX, AMQP_URL, MONGO_URL, TEST_RETRY_DELAYS_MS, deleteTopology, testDatabaseName } from '../testing/service-harness.js';
+import { listParked, replayParked } from './parked-events.js';
+
+const until = async <T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (done(value) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+};
+
+describe('parked events tool (integration)', function () {
+  this.timeout(30_000);
+  const prefix = `${AMQP_PREFIX}_parked`;
+  const service = 'parking-probe';
+  let mongo: MongoClient;
+  let bus: EventBus;
+  let broken = true;
+  const handled: string[] = [];
+
+  before(async () => {
+    mongo = await new MongoClient(MONGO_URL).connect();
+    bus = new EventBus({
+      url: AMQP_URL,
+      prefix,
+      service,
+      log: pino({ level: 'silent' }),
+      inbox: new Inbox(mongo.db(testDatabaseName(service))),
+      retryDelaysMs: TEST_RETRY_DELAYS_MS,
+    });
+    bus.subscribe('contract.cancelled', async (event) => {
+      if (broken) throw new Error('billing database is read-only');
+      handled.push(event.id);
+    });
+    await bus.start();
+  });
+
+  after(async () => {
+    await bus?.close();
+    await mongo?.db(testDatabaseName(service)).dropDatabase();
+    await mongo?.close();
+    await deleteTopology(prefix, service);
+  });
+
+  it('lists a parked message with its reason without removing it, and replays it once fixed', async () => {
+    const at = new Date().toISOString();
+    const contract = {
+      id: 'ctr_0123456789abcdefghjkmnpqrs',
+      customer: { id: 'cust-1', name: 'ACME' },
+      status: 'cancelled' as const,
+      validFrom: '2026-01-01',
+      validTo: '2026-12-31',
+      currency: 'EUR',
+      creditLimit: 1000,
+      mandate: { reference: 'R1', ibanMasked: 'FR76 **** 0189', signedOn: '2025-12-01' },
+      version: 2,
+      createdAt: at,
+      updatedAt: at,
+    };
+    const event = await bus.publish('contract.cancelled', { contractId: contract.id, version: 2, at, actor: 'op', contract }, { correlationId: 'corr-parked' });
+
+    const parked = await until(() => listParked(AMQP_URL, prefix, service), (list) => list.length === 1);
+    expect(parked).to.have.length(1);
+    expect(parked[0]).to.include({ messageId: event.id, type: 'contract.cancelled', attempts: TEST_RETRY_DELAYS_MS.length + 1 });
+    expect(parked[0]!.reason).to.include('billing database is read-only');
+    // Listing again still finds it: listing does not consume.
+    expect(await listParked(AMQP_URL, prefix, service)).to.have.length(1);
+    expect(handled).to.deep.equal([]);
+
+    broken = false;
+    expect(await replayParked(AMQP_URL, prefix, service, 'some-other-id')).to.deep.equal([]);
+    expect(await replayParked(AMQP_URL, prefix, service, event.id)).to.deep.equal([event.id]);
+    await until(async () => handled.length, (n) => n === 1);
+    expect(handled).to.deep.equal([event.id]);
+    expect(await listParked(AMQP_URL, prefix, service)).to.deep.equal([]);
+  });
+});
