@@ -42,11 +42,17 @@ async function withParked(
   decide: (channel: ConfirmChannel, names: ReturnType<typeof topologyNames>, message: GetMessage) => Promise<'keep' | 'done'>,
 ): Promise<ParkedMessage[]> {
   const connection = await amqplib.connect(url);
+  connection.on('error', () => {});
   const seen: ParkedMessage[] = [];
   try {
     const channel = await connection.createConfirmChannel();
+    channel.on('error', () => {}); // reported through the failed call below
     const names = topologyNames(prefix, service, []);
-    await channel.checkQueue(names.parking);
+    try {
+      await channel.checkQueue(names.parking);
+    } catch {
+      throw new Error(`${service} has no parking queue ${names.parking}: it has never consumed events under prefix ${prefix}`);
+    }
     const held: GetMessage[] = [];
     for (;;) {
       const message = await channel.get(names.parking, { noAck: false });
