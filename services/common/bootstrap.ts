@@ -8,6 +8,7 @@ import { bearerJwt } from './auth/bearer-jwt.js';
 import { type CommonConfig, commonSpecs, jwksSource, loadConfig } from './config.js';
 import { EventBus } from './events/event-bus.js';
 import { Inbox } from './events/inbox.js';
+import { InFlight } from './http/in-flight.js';
 import type { RouterOptions } from './http/operation-router.js';
 import { type Service, createService, stopOnSignals } from './http/service.js';
 import { createLogger } from './logger.js';
@@ -50,13 +51,14 @@ export async function startService(definition: ServiceDefinition, env: NodeJS.Pr
     retryDelaysMs: config.EVENT_RETRY_DELAYS_MS,
   });
   const hooks: (() => Promise<void>)[] = [];
+  const inFlight = new InFlight();
   try {
     await ensureIndexes(database.db, definition.indexes);
     const api = await definition.createApi({
       db: database.db,
       log,
       config,
-      routerOptions: { security, validateResponses: config.VALIDATE_RESPONSES, bodyLimit: config.BODY_LIMIT_BYTES, log },
+      routerOptions: { security, validateResponses: config.VALIDATE_RESPONSES, bodyLimit: config.BODY_LIMIT_BYTES, log, inFlight },
       bus,
       onShutdown: (hook) => hooks.push(hook),
     });
@@ -74,6 +76,7 @@ export async function startService(definition: ServiceDefinition, env: NodeJS.Pr
           if (!bus.isConnected()) throw new Error('not connected');
         },
       },
+      inFlight,
       // The service's own hooks (relays, consumers' users) stop first, then the bus, then the database.
       onShutdown: [...hooks, () => bus.close(), database.close],
       shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
@@ -91,7 +94,7 @@ export async function startService(definition: ServiceDefinition, env: NodeJS.Pr
 /** For a service's main.ts: start it, stop gracefully on SIGTERM/SIGINT, exit 1 with the reason if it cannot start. */
 export function runMain(definition: ServiceDefinition): void {
   startService(definition).then(
-    (service) => stopOnSignals(service, createLogger(definition.name, 'info')),
+    (service) => stopOnSignals(service, createLogger(definition.name, process.env.LOG_LEVEL ?? 'info')),
     (err: unknown) => {
       console.error(`${definition.name} failed to start: ${err instanceof Error ? err.message : String(err)}`);
       process.exit(1);

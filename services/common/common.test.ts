@@ -5,6 +5,7 @@ import express from 'express';
 import { pino } from 'pino';
 import { ConfigError, commonSpecs, loadConfig } from './config.js';
 import { toPointer } from './http/errors.js';
+import { InFlight } from './http/in-flight.js';
 import { type Service, createService } from './http/service.js';
 import { idForIdempotencyKey, newId, requestHash } from './ids.js';
 import { decodeCursor, encodeCursor, toPage } from './pagination.js';
@@ -160,5 +161,44 @@ describe('createService (integration over HTTP)', () => {
     expect(res.status).to.equal(200);
     expect(await res.json()).to.deep.equal({ done: true });
     await stopped;
+  });
+});
+
+describe('createService shutdown with a client that hung up', () => {
+  it('waits for the delegate call of a request whose client left before closing the database', async () => {
+    const inFlight = new InFlight();
+    const order: string[] = [];
+    let release: () => void = () => {};
+    const api = express.Router();
+    api.get('/work', async (_req, res) => {
+      // What the generated router does for every operation.
+      await inFlight.track(
+        new Promise<void>((resolve) => {
+          release = resolve;
+        }).then(() => order.push('delegate finished')),
+      );
+      res.json({});
+    });
+    const service = createService({
+      name: 'inflight-test',
+      spec: {},
+      api,
+      log: pino({ level: 'silent' }),
+      port: 0,
+      inFlight,
+      onShutdown: [async () => void order.push('database closed')],
+    });
+    await service.start();
+    const client = new AbortController();
+    const request = fetch(`${service.url}/work`, { signal: client.signal }).catch(() => 'aborted');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    client.abort();
+    expect(await request).to.equal('aborted');
+    const stopped = service.stop();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(order, 'nothing closed while the delegate runs').to.deep.equal([]);
+    release();
+    await stopped;
+    expect(order).to.deep.equal(['delegate finished', 'database closed']);
   });
 });

@@ -8,9 +8,9 @@
 //   <prefix>.<service>.parking         where a message goes after its last retry, or at once when invalid
 //
 // Publishing waits for the broker's confirm; while disconnected, publishes wait (in memory) and
-// are sent after reconnection. Consuming acks manually, after the handler and the inbox record,
-// on the channel the message came from (after a reconnect the broker redelivers what was unacked,
-// and the inbox skips what was already handled).
+// are sent after reconnection (also those whose confirm the disconnection lost). Consuming acks
+// manually, after the handler and the inbox record, on the channel the message came from (after
+// a reconnect the broker redelivers what was unacked, and the inbox skips what was already handled).
 import amqp, { type AmqpConnectionManager, type ChannelWrapper } from 'amqp-connection-manager';
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
@@ -73,6 +73,8 @@ export class EventBus {
   private readonly names: ReturnType<typeof topologyNames>;
   private consuming = false;
   private closed = false;
+  /** The current consumer: close() cancels it first, so in-flight handlers can still ack on its channel. */
+  private delivery?: { channel: ConfirmChannel; consumerTag: string };
 
   constructor(private readonly options: EventBusOptions) {
     const retryDelaysMs = options.retryDelaysMs ?? [1_000, 5_000, 30_000];
@@ -113,15 +115,27 @@ export class EventBus {
     const event = cloudEvent(this.options.service, type, data, meta);
     const problem = eventProblem(event);
     if (problem) throw new Error(`refusing to publish ${type}: ${problem}`);
-    await this.publisher.publish(this.names.exchange, eventCatalog[type].routingKey, Buffer.from(JSON.stringify(event)), {
+    const content = Buffer.from(JSON.stringify(event));
+    const options = {
       persistent: true,
       contentType: 'application/cloudevents+json',
       messageId: event.id,
       type: event.type,
       correlationId: event.correlationid,
       timestamp: Math.floor(Date.parse(event.time) / 1000),
-    });
-    return event;
+    };
+    for (;;) {
+      try {
+        await this.publisher.publish(this.names.exchange, eventCatalog[type].routingKey, content, options);
+        return event;
+      } catch (err) {
+        // A publish sent but not yet confirmed when the connection drops fails with amqplib's
+        // "channel closed": the broker may or may not have it. Send it again (it waits for the
+        // reconnection); a copy that did arrive has the same id, and consumers' inboxes skip it.
+        if (this.closed || !(err instanceof Error) || err.message !== 'channel closed') throw err;
+        this.options.log.warn({ eventId: event.id, eventType: type }, 'connection lost before the confirm; publishing again');
+      }
+    }
   }
 
   /** Registers the handler of one event type; call before start(). One handler per type and service. */
@@ -153,11 +167,12 @@ export class EventBus {
         }
         for (const type of this.handlers.keys()) await channel.bindQueue(queue, exchange, eventCatalog[type as EventType].routingKey);
         await channel.prefetch(this.options.prefetch ?? 20);
-        await channel.consume(queue, (message) => {
+        const { consumerTag } = await channel.consume(queue, (message) => {
           if (!message) return; // the broker cancelled the consumer; the next setup starts another
           const handling = this.handle(channel, message).finally(() => this.inFlight.delete(handling));
           this.inFlight.add(handling);
         });
+        this.delivery = { channel, consumerTag };
       },
     });
     await this.consumer.waitForConnect();
@@ -168,12 +183,16 @@ export class EventBus {
     return this.connection.isConnected();
   }
 
-  /** Stops consuming, lets in-flight handlers finish, then closes the connection. */
+  /** Stops consuming, lets in-flight handlers finish (and ack), then closes the connection. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.consumer?.close().catch(() => {});
+    // Cancel first and close the channel only after the handlers: closing it under them would
+    // lose their acks, and the broker would redeliver every message they had just handled.
+    // (Deliveries sent before the cancel-ok are already among inFlight when it resolves.)
+    if (this.delivery) await this.delivery.channel.cancel(this.delivery.consumerTag).catch(() => {});
     await Promise.allSettled([...this.inFlight]);
+    await this.consumer?.close().catch(() => {});
     await this.publisher.close().catch(() => {});
     await this.connection.close();
   }
@@ -234,7 +253,13 @@ export class EventBus {
           {
             ...message.properties,
             persistent: true,
-            headers: { ...message.properties.headers, [HEADERS.routingKey]: message.fields.routingKey, ...extraHeaders },
+            // A retried message comes back from its delay queue under the service queue's name:
+            // keep the routing key it was first published with.
+            headers: {
+              ...message.properties.headers,
+              [HEADERS.routingKey]: message.properties.headers?.[HEADERS.routingKey] ?? message.fields.routingKey,
+              ...extraHeaders,
+            },
           },
           (err) => (err ? reject(err) : resolve()),
         );

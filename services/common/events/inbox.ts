@@ -20,7 +20,9 @@ export class Inbox {
   }
 
   async has(eventId: string): Promise<boolean> {
-    return (await this.records.countDocuments({ _id: eventId }, { limit: 1 })) > 0;
+    // findOne by _id, not countDocuments: FerretDB answers an _id lookup from its primary key
+    // but runs a count as an aggregation over the whole collection.
+    return (await this.records.findOne({ _id: eventId }, { projection: { _id: 1 } })) !== null;
   }
 
   async record(eventId: string, type: string): Promise<void> {

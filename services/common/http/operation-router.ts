@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { pino } from 'pino';
 import type { AuthenticatedContext, Principal, RequestContext, Role } from './context.js';
 import { problemErrorHandler } from './errors.js';
+import type { InFlight } from './in-flight.js';
 import { HttpProblem, PROBLEM_JSON } from './problem.js';
 import { requestContext } from './request-context.js';
 
@@ -33,6 +34,8 @@ export interface RouterOptions {
   /** Largest JSON body accepted (default 100 kB); larger answers 413. */
   bodyLimit?: string | number;
   log?: Logger;
+  /** Tracks delegate calls so shutdown can wait for them (createService's `inFlight`). */
+  inFlight?: InFlight;
 }
 
 export interface OperationResult {
@@ -81,7 +84,8 @@ export function createOperationRouter<Ops extends Record<string, OperationDescri
     router[op.method](expressPath(op.path), async (req: Request, res: Response, next: NextFunction) => {
       try {
         const ctx = requestContext(req, res, log);
-        const result = await handler(req, ctx as C);
+        const work = handler(req, ctx as C);
+        const result = await (options.inFlight ? options.inFlight.track(work) : work);
         writeResult(res, op, result, ctx);
       } catch (err) {
         next(err);

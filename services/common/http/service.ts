@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { absolutePath as swaggerUiPath } from 'swagger-ui-dist';
 import { createMetrics } from '../metrics.js';
 import { problemErrorHandler, writeProblem } from './errors.js';
+import type { InFlight } from './in-flight.js';
 import { problem } from './problem.js';
 import { requestContext } from './request-context.js';
 
@@ -24,6 +25,8 @@ export interface ServiceOptions {
   port: number;
   /** Named checks for /health/ready; each throws when its dependency is not usable. */
   readiness?: Record<string, () => Promise<void>>;
+  /** Delegate calls the router tracks; shutdown waits for them after the server has closed. */
+  inFlight?: InFlight;
   /** Run in order after the HTTP server has drained (close consumers, then the database). */
   onShutdown?: (() => Promise<void>)[];
   shutdownTimeoutMs?: number;
@@ -125,6 +128,9 @@ export function createService(options: ServiceOptions): Service {
           await closed;
           clearInterval(sweep);
           clearTimeout(timer);
+        }
+        if (options.inFlight && !(await options.inFlight.drain(timeoutMs))) {
+          log.warn({ running: options.inFlight.size }, 'shutdown timeout: closing with delegate calls still running');
         }
         for (const hook of options.onShutdown ?? []) {
           try {

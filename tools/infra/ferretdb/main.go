@@ -92,6 +92,7 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to serve the MongoDB wire protocol on")
 	dataDir := flag.String("data-dir", "./.data/ferretdb", "directory for the SQLite databases (one file per database)")
 	logLevel := flag.String("log-level", "warn", "FerretDB log level: debug, info, warn or error")
+	durable := flag.Bool("durable", false, "fsync every commit (SQLite synchronous=FULL); slower, survives power loss")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fatal("unexpected arguments: %v", flag.Args())
@@ -115,7 +116,16 @@ func main() {
 	}
 
 	// The SQLite backend wants a "file:" URI naming an existing directory, with a trailing slash.
-	sqliteURL := (&url.URL{Scheme: "file", Path: abs + "/"}).String()
+	// synchronous(normal): in WAL mode SQLite then syncs at checkpoints instead of on every
+	// commit — still crash-safe for the process (a power cut may lose the last commits), and
+	// an order of magnitude more writes per second for local runs and tests.
+	query := url.Values{}
+	if *durable {
+		query.Add("_pragma", "synchronous(full)")
+	} else {
+		query.Add("_pragma", "synchronous(normal)")
+	}
+	sqliteURL := (&url.URL{Scheme: "file", Path: abs + "/", RawQuery: query.Encode()}).String()
 
 	// ferretdb.New opens the TCP listener itself (v1.24), so a busy port fails here.
 	f, err := ferretdb.New(&ferretdb.Config{

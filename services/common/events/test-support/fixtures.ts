@@ -43,6 +43,8 @@ export interface EffectCounters {
   effects: number;
   /** Inserts that collided with an effect already there: a repeated attempt, not a second effect. */
   duplicateAttempts: number;
+  /** When given, the event ids of those repeated attempts. */
+  duplicateIds?: string[];
 }
 
 /**
@@ -64,6 +66,7 @@ export function effectHandler(db: Db, counters: EffectCounters, options: { delay
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
       counters.duplicateAttempts++;
+      counters.duplicateIds?.push(event.id);
       if (options.log) await duplicates.insertOne({ eventId: event.id, pid: process.pid });
     }
   };
@@ -85,6 +88,6 @@ export class CountingInbox extends Inbox {
       this.skipped++;
       await this.onSkip?.(eventId);
     }
-    return handled;
+    return process.env.BREAK_INBOX ? false : handled;
   }
 }
