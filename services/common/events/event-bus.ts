@@ -215,12 +215,12 @@ export class EventBus {
 
     const eventLog = log.child({ eventId: valid.id, eventType: valid.type, correlationId: valid.correlationid, attempt });
     try {
-      if (await this.options.inbox!.has(valid.id)) {
+      if (!(await this.options.inbox!.begin(valid.id, valid.type))) {
         eventLog.debug('duplicate delivery skipped');
         return ack(channel, message);
       }
       await handler(valid, { correlationId: valid.correlationid, causationId: valid.id, attempt, log: eventLog });
-      await this.options.inbox!.record(valid.id, valid.type);
+      await this.options.inbox!.complete(valid.id, valid.type);
       ack(channel, message);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);

@@ -1,35 +1,53 @@
-// The idempotent-consumer inbox: the ids of events a service has handled, under a unique key.
+// The idempotent-consumer inbox: the ids of events a service has handled, under unique keys.
 // A redelivery of a handled event is acknowledged without running its handler again.
-// Without transactions (FerretDB) the record is written after the handler, so a crash between
-// the two runs the handler again on redelivery: handlers make their own effects idempotent
-// (keyed by event id or by the version they apply), and the inbox spares the common case.
+//
+// Two inserts per event, no lookup on the common path: FerretDB 1.24 (SQLite) answers a find by
+// _id by scanning the collection (measured: ~1.8 ms more per 1,000 records), while an insert
+// under a unique key stays constant. So `begin` claims the event by inserting into
+// `inbox_claims`; only when that collides (a redelivery, rare) does it look in `inbox` for the
+// record `complete` wrote after the handler succeeded.
+//
+// Without transactions the record is written after the handler, so a crash between the two
+// runs the handler again on redelivery: handlers make their own effects idempotent (keyed by
+// event id, or by the version they apply), and the inbox spares the common case.
 import type { Collection, Db } from 'mongodb';
 import { isDuplicateKey } from '../mongo.js';
 
 interface InboxRecord {
   _id: string;
   type: string;
-  handledAt: Date;
+  at: Date;
 }
 
 export class Inbox {
-  private readonly records: Collection<InboxRecord>;
+  private readonly handled: Collection<InboxRecord>;
+  private readonly claims: Collection<InboxRecord>;
 
-  constructor(db: Db, collection = 'inbox') {
-    this.records = db.collection(collection);
+  constructor(db: Db) {
+    this.handled = db.collection('inbox');
+    this.claims = db.collection('inbox_claims');
   }
 
-  async has(eventId: string): Promise<boolean> {
-    // findOne by _id, not countDocuments: FerretDB answers an _id lookup from its primary key
-    // but runs a count as an aggregation over the whole collection.
-    return (await this.records.findOne({ _id: eventId }, { projection: { _id: 1 } })) !== null;
+  /** Call before handling: false when the event was already handled (ack and skip it). */
+  async begin(eventId: string, type: string): Promise<boolean> {
+    if (await insertOnce(this.claims, { _id: eventId, type, at: new Date() })) return true;
+    // Delivered before: handled already, or the earlier attempt failed or crashed midway.
+    return (await this.handled.findOne({ _id: eventId }, { projection: { _id: 1 } })) === null;
   }
 
-  async record(eventId: string, type: string): Promise<void> {
-    try {
-      await this.records.insertOne({ _id: eventId, type, handledAt: new Date() });
-    } catch (err) {
-      if (!isDuplicateKey(err)) throw err;
-    }
+  /** Call after the handler succeeded. */
+  async complete(eventId: string, type: string): Promise<void> {
+    await insertOnce(this.handled, { _id: eventId, type, at: new Date() });
+  }
+}
+
+/** Inserts unless the key exists; true when this call inserted it. */
+async function insertOnce(collection: Collection<InboxRecord>, record: InboxRecord): Promise<boolean> {
+  try {
+    await collection.insertOne(record);
+    return true;
+  } catch (err) {
+    if (isDuplicateKey(err)) return false;
+    throw err;
   }
 }

@@ -82,12 +82,12 @@ export class CountingInbox extends Inbox {
     super(db);
   }
 
-  override async has(eventId: string): Promise<boolean> {
-    const handled = await super.has(eventId);
-    if (handled) {
+  override async begin(eventId: string, type: string): Promise<boolean> {
+    const first = await super.begin(eventId, type);
+    if (!first) {
       this.skipped++;
       await this.onSkip?.(eventId);
     }
-    return handled;
+    return first;
   }
 }
