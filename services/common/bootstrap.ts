@@ -9,7 +9,7 @@ import { type CommonConfig, commonSpecs, jwksSource, loadConfig } from './config
 import { EventBus } from './events/event-bus.js';
 import { Inbox } from './events/inbox.js';
 import { InFlight } from './http/in-flight.js';
-import type { RouterOptions } from './http/operation-router.js';
+import type { RouterOptions, SecurityHandler } from './http/operation-router.js';
 import { type Service, createService, stopOnSignals } from './http/service.js';
 import { createLogger } from './logger.js';
 import { type IndexPlan, connectMongo, ensureIndexes } from './mongo.js';
@@ -25,6 +25,11 @@ export interface ServiceDefinition {
    * (it runs before the bus and the database close).
    */
   createApi(deps: ServiceDeps): Promise<Router> | Router;
+  /**
+   * True for the token issuer: it verifies tokens with its own live keys (set in createApi),
+   * not against AUTH_JWKS_URL / AUTH_JWKS / AUTH_JWKS_FILE like every other service.
+   */
+  issuesTokens?: boolean;
 }
 
 export interface ServiceDeps {
@@ -39,7 +44,6 @@ export interface ServiceDeps {
 export async function startService(definition: ServiceDefinition, env: NodeJS.ProcessEnv = process.env): Promise<Service> {
   const config = loadConfig(commonSpecs(definition.name, definition.defaultPort), env);
   const log = createLogger(definition.name, config.LOG_LEVEL);
-  const security = { bearerAuth: bearerJwt({ issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, ...jwksSource(config) }) };
   const database = await connectMongo(config.MONGO_URL, config.MONGO_DB);
   const bus = new EventBus({
     url: config.AMQP_URL,
@@ -54,6 +58,9 @@ export async function startService(definition: ServiceDefinition, env: NodeJS.Pr
   const inFlight = new InFlight();
   try {
     await ensureIndexes(database.db, definition.indexes);
+    const security: Record<string, SecurityHandler> = definition.issuesTokens
+      ? {}
+      : { bearerAuth: bearerJwt({ issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, ...jwksSource(config) }) };
     const api = await definition.createApi({
       db: database.db,
       log,

@@ -1,7 +1,7 @@
 // Bearer JWT verification for every service: tokens are checked locally against the issuer's
 // JWKS (fetched and cached by jose), or against keys given in configuration.
 import type { Request } from 'express';
-import { createLocalJWKSet, createRemoteJWKSet, errors, type JSONWebKeySet, jwtVerify } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import type { Principal, Role } from '../http/context.js';
 import type { SecurityHandler } from '../http/operation-router.js';
 import { HttpProblem } from '../http/problem.js';
@@ -17,18 +17,22 @@ export interface BearerJwtOptions {
   jwksUrl?: string;
   /** Or the public keys themselves. */
   jwks?: JSONWebKeySet;
+  /** Or a key lookup of the issuer's own (the payment gateway verifies with its live key set). */
+  getKey?: JWTVerifyGetKey;
 }
 
 const unauthorized = (code: string, detail: string) =>
   new HttpProblem(401, code, detail, { headers: { 'www-authenticate': `Bearer error="invalid_token"` } });
 
 export function bearerJwt(options: BearerJwtOptions): SecurityHandler {
-  const keys = options.jwksUrl
-    ? createRemoteJWKSet(new URL(options.jwksUrl), { cacheMaxAge: 10 * 60_000, cooldownDuration: 30_000, timeoutDuration: 5_000 })
-    : options.jwks
-      ? createLocalJWKSet(options.jwks)
-      : undefined;
-  if (!keys) throw new Error('bearerJwt needs jwksUrl or jwks');
+  const keys = options.getKey
+    ? options.getKey
+    : options.jwksUrl
+      ? createRemoteJWKSet(new URL(options.jwksUrl), { cacheMaxAge: 10 * 60_000, cooldownDuration: 30_000, timeoutDuration: 5_000 })
+      : options.jwks
+        ? createLocalJWKSet(options.jwks)
+        : undefined;
+  if (!keys) throw new Error('bearerJwt needs getKey, jwksUrl or jwks');
 
   return async (req: Request): Promise<Principal> => {
     const header = req.header('authorization');
