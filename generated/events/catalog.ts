@@ -56,6 +56,27 @@ export const eventCatalog: Record<EventType, EventDescriptor> = {
     producers: ['contract'],
     consumers: ['billing'],
   },
+  'identity.user-registered': {
+    routingKey: 'identity.user-registered',
+    title: 'A user signed up',
+    schema: '#/components/schemas/UserRegistered',
+    producers: ['payment-gateway'],
+    consumers: [],
+  },
+  'wallet.topped-up': {
+    routingKey: 'wallet.topped-up',
+    title: 'Money was added to a wallet',
+    schema: '#/components/schemas/WalletToppedUp',
+    producers: ['payment-gateway'],
+    consumers: [],
+  },
+  'wallet.transfer-completed': {
+    routingKey: 'wallet.transfer-completed',
+    title: 'Money moved from one wallet to another',
+    schema: '#/components/schemas/WalletTransferCompleted',
+    producers: ['payment-gateway'],
+    consumers: [],
+  },
 };
 
 export const eventTypes = Object.keys(eventCatalog) as EventType[];

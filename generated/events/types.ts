@@ -5,6 +5,33 @@ export type paths = Record<string, never>;
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        UserRegistered: {
+            userId: string;
+            /** Format: email */
+            email: string;
+            /** @enum {string} */
+            role: "customer" | "merchant" | "operator";
+            /** Format: date-time */
+            registeredAt: string;
+        };
+        WalletToppedUp: {
+            userId: string;
+            transactionId: string;
+            amount: number;
+            currency: string;
+            balanceAfter: number;
+            /** Format: date-time */
+            at: string;
+        };
+        WalletTransferCompleted: {
+            transferId: string;
+            fromUserId: string;
+            toUserId: string;
+            amount: number;
+            currency: string;
+            /** Format: date-time */
+            at: string;
+        };
         /** @description A contract change with the contract's whole state after it. `version` rises by one per change; a consumer keeping a read model applies an event only when its version is newer than what it holds, so duplicates and reordering are harmless. */
         ContractChanged: {
             contractId: string;
@@ -72,6 +99,12 @@ export interface EventPayloads {
   'contract.subscribed': EventSchemas['ContractChanged'];
   /** A contract was suspended */
   'contract.suspended': EventSchemas['ContractChanged'];
+  /** A user signed up */
+  'identity.user-registered': EventSchemas['UserRegistered'];
+  /** Money was added to a wallet */
+  'wallet.topped-up': EventSchemas['WalletToppedUp'];
+  /** Money moved from one wallet to another */
+  'wallet.transfer-completed': EventSchemas['WalletTransferCompleted'];
 }
 
 export type EventType = keyof EventPayloads;

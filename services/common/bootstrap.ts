@@ -33,6 +33,8 @@ export interface ServiceDefinition {
 }
 
 export interface ServiceDeps {
+  /** The environment the service was started with, for its own settings beyond CommonConfig. */
+  env: NodeJS.ProcessEnv;
   db: Db;
   log: Logger;
   config: CommonConfig;
@@ -62,6 +64,7 @@ export async function startService(definition: ServiceDefinition, env: NodeJS.Pr
       ? {}
       : { bearerAuth: bearerJwt({ issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, ...jwksSource(config) }) };
     const api = await definition.createApi({
+      env,
       db: database.db,
       log,
       config,
