@@ -13,7 +13,7 @@ import type { EventPayloads } from '../../generated/events/types.js';
 import { EventBus } from '../../services/common/events/event-bus.js';
 import { Inbox } from '../../services/common/events/inbox.js';
 import { deleteTopology } from '../testing/service-harness.js';
-import { machineDetails, writeDocSection } from './report.js';
+import { describeDatabase, machineDetails, writeDocSection } from './report.js';
 
 const { values } = parseArgs({ options: { events: { type: 'string', default: '10000' } } });
 const COUNT = Number(values.events);
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
       ...rows.map(([name, rate, ratio]) => `| ${name} | ${Math.round(rate).toLocaleString('en')} | ${ratio.toFixed(2)}× |`),
     ].join('\n');
     console.log(table);
-    const database = (await mongo.db('admin').command({ buildInfo: 1 })) as { version?: string; ferretdbVersion?: string };
+    const database = await describeDatabase(mongo);
     writeDocSection(
       'events',
       [
@@ -114,13 +114,13 @@ async function main(): Promise<void> {
         `- Date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
         ...loadBefore,
         `- Broker: RabbitMQ at ${new URL(AMQP_URL).host}; quorum queues, persistent messages, publisher confirms, prefetch 20`,
-        `- Inbox database: ${database.ferretdbVersion ? `FerretDB ${database.ferretdbVersion} (SQLite)` : `MongoDB ${database.version ?? ''}`}`,
+        `- Inbox database: ${database.description}`,
         `- ${COUNT.toLocaleString('en')} \`contract.subscribed\` events published concurrently by one bus, consumed by another in the same process`,
         '',
         table,
         '',
         'End to end, each event is validated twice (publish and consume, ajv) and costs two inbox',
-        'round trips (the duplicate check and the record) before its ack; the gap between the',
+        'inserts (the claim and the record) before its ack; the gap between the',
         'bus publish rate and the end-to-end rate is the consumer side, the gap between the broker',
         'alone and the bus publish rate is validation, the envelope and amqp-connection-manager.',
       ].join('\n'),

@@ -4,8 +4,29 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem, type } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { MongoClient } from 'mongodb';
 
-const DOC = join(resolve(dirname(fileURLToPath(import.meta.url)), '../..'), 'docs/benchmarks.md');
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const DOC = join(REPO, 'docs/benchmarks.md');
+
+export interface DatabaseInfo {
+  /** For humans, e.g. "FerretDB 1.24.0 (SQLite backend)". */
+  description: string;
+  isFerretDb: boolean;
+}
+
+export async function describeDatabase(client: MongoClient): Promise<DatabaseInfo> {
+  const info = await client.db('admin').command({ buildInfo: 1 });
+  const ferretVersion: unknown = info.ferretdbVersion;
+  if (typeof ferretVersion !== 'string') return { description: `MongoDB ${String(info.version)}`, isFerretDb: false };
+  // The embedded launcher (tools/infra/bin/ferretdb-local) reports "unknown"; its go.mod pins it.
+  if (ferretVersion === 'unknown' || ferretVersion === '') {
+    const goMod = readFileSync(join(REPO, 'tools/infra/ferretdb/go.mod'), 'utf8');
+    const pinned = /github\.com\/FerretDB\/FerretDB v(\S+)/.exec(goMod)?.[1] ?? '1.x';
+    return { description: `FerretDB ${pinned} (SQLite backend, tools/infra/bin/ferretdb-local)`, isFerretDb: true };
+  }
+  return { description: `FerretDB ${ferretVersion}`, isFerretDb: true };
+}
 
 /** `loadBefore`: the 1-minute load average taken before the run started (other work skews figures). */
 export function machineDetails(loadBefore = loadavg()[0]!): string[] {

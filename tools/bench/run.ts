@@ -26,7 +26,7 @@ import { MongoClient } from 'mongodb';
 import contractSpec from '../../generated/contract/spec.json' with { type: 'json' };
 import { TEST_AUDIENCE, TEST_ISSUER, createTokenIssuer } from '../testing/tokens.js';
 import { deleteTopology } from '../testing/service-harness.js';
-import { machineDetails, writeDocSection } from './report.js';
+import { type DatabaseInfo, describeDatabase, machineDetails, writeDocSection } from './report.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const DOC = join(REPO, 'docs', 'benchmarks.md');
@@ -81,11 +81,6 @@ interface RouteResult {
   serverCores?: number;
 }
 
-interface DatabaseInfo {
-  /** For humans, e.g. "FerretDB 1.24.0 (SQLite backend)". */
-  description: string;
-  isFerretDb: boolean;
-}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -284,18 +279,6 @@ async function tryConnect(url: string, timeoutMs: number): Promise<MongoClient |
 }
 
 /** FerretDB answers buildInfo with a `ferretdbVersion`; MongoDB does not. */
-async function describeDatabase(client: MongoClient): Promise<DatabaseInfo> {
-  const info = await client.db('admin').command({ buildInfo: 1 });
-  const ferretVersion: unknown = info.ferretdbVersion;
-  if (typeof ferretVersion !== 'string') return { description: `MongoDB ${String(info.version)}`, isFerretDb: false };
-  // The embedded launcher (tools/infra/bin/ferretdb-local) reports "unknown"; its go.mod pins it.
-  if (ferretVersion === 'unknown' || ferretVersion === '') {
-    const goMod = readFileSync(join(REPO, 'tools/infra/ferretdb/go.mod'), 'utf8');
-    const pinned = /github\.com\/FerretDB\/FerretDB v(\S+)/.exec(goMod)?.[1] ?? '1.x';
-    return { description: `FerretDB ${pinned} (SQLite backend, tools/infra/bin/ferretdb-local)`, isFerretDb: true };
-  }
-  return { description: `FerretDB ${ferretVersion}`, isFerretDb: true };
-}
 
 /**
  * Drops the benchmark's database, and again if it comes back: FerretDB still runs the commands a
