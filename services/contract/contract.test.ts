@@ -7,24 +7,9 @@ import type { Schemas } from '../../generated/contract/delegate.js';
 import spec from '../../generated/contract/spec.json' with { type: 'json' };
 import { createContractCheckingMiddleware, getCoverageSummary, runInvalidRequests } from '../../tools/contract-testing/index.js';
 import type { OpenApiSpec } from '../../tools/contract-testing/index.js';
-import { MongoClient } from 'mongodb';
-import { pino } from 'pino';
-import type { EventType } from '../../generated/events/types.js';
 import { eventTypes } from '../../generated/events/catalog.js';
-import type { CloudEvent } from '../common/events/cloud-event.js';
-import { EventBus } from '../common/events/event-bus.js';
-import { Inbox } from '../common/events/inbox.js';
-import {
-  AMQP_PREFIX,
-  AMQP_URL,
-  MONGO_URL,
-  TEST_RETRY_DELAYS_MS,
-  type TestService,
-  deleteTopology,
-  startTestService,
-  testDatabaseName,
-  withMongo,
-} from '../../tools/testing/service-harness.js';
+import { type EventProbe, startEventProbe } from '../../tools/testing/event-probe.js';
+import { type TestService, startTestService, withMongo } from '../../tools/testing/service-harness.js';
 import { type TokenIssuer, createTokenIssuer, forgedToken, unsignedToken } from '../../tools/testing/tokens.js';
 import { contractService } from './main.js';
 
@@ -394,45 +379,15 @@ describe('Contract API (integration)', function () {
   });
 
   describe('events', () => {
-    const probeName = 'contract-events-probe';
-    let probe: EventBus;
-    let mongo: MongoClient;
-    const received: CloudEvent[] = [];
-
+    let probe: EventProbe;
     before(async () => {
-      mongo = await new MongoClient(MONGO_URL).connect();
-      probe = new EventBus({
-        url: AMQP_URL,
-        prefix: AMQP_PREFIX,
-        service: probeName,
-        log: pino({ level: 'silent' }),
-        inbox: new Inbox(mongo.db(testDatabaseName(probeName))),
-        retryDelaysMs: TEST_RETRY_DELAYS_MS,
-      });
-      for (const type of eventTypes.filter((t) => t.startsWith('contract.'))) {
-        probe.subscribe(type as EventType, async (event) => {
-          received.push(event);
-        });
-      }
-      await probe.start();
+      probe = await startEventProbe('contract-events-probe', eventTypes.filter((t) => t.startsWith('contract.')));
     });
-
-    after(async () => {
-      await probe?.close();
-      await mongo?.db(testDatabaseName(probeName)).dropDatabase();
-      await mongo?.close();
-      await deleteTopology(AMQP_PREFIX, probeName);
-    });
+    after(() => probe?.stop());
 
     /** This contract's events once `count` have arrived, or what came within `timeoutMs`. */
-    async function eventsOf(contractId: string, count: number, timeoutMs = 10_000): Promise<CloudEvent[]> {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const events = received.filter((e) => (e.data as { contractId: string }).contractId === contractId);
-        if (events.length >= count || Date.now() > deadline) return events;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    }
+    const eventsOf = (contractId: string, count: number, timeoutMs?: number) =>
+      probe.waitFor((e) => (e.data as { contractId?: string }).contractId === contractId, count, timeoutMs);
 
     it('announces every change as a CloudEvent carrying the version, the masked snapshot and the request\'s correlation id', async () => {
       const correlation = { 'X-Correlation-Id': `corr-${randomUUID()}` };

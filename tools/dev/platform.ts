@@ -3,18 +3,27 @@
 // dev key in .data/dev-keys (print one with `make token`). Ctrl-C stops everything gracefully.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { DEV_JWKS_FILE, ensureDevKeys } from './dev-keys.js';
+import { devSigningKey } from './dev-keys.js';
 
 /** Grows as services land: name, entry point, default port (DESIGN.md §9). */
-const SERVICES = [{ name: 'contract', entry: 'services/contract/main.ts', port: 8081 }];
+const SERVICES = [
+  { name: 'payment-gateway', entry: 'services/payment-gateway/main.ts', port: 8080 },
+  { name: 'contract', entry: 'services/contract/main.ts', port: 8081 },
+];
+/** Every service verifies tokens against the issuer's JWKS, as in production. */
+const ISSUER_JWKS_URL = 'http://127.0.0.1:8080/.well-known/jwks.json';
 
-await ensureDevKeys();
+const signingKey = await devSigningKey();
 const children = new Map<string, ChildProcess>();
 let stopping = false;
 
 for (const svc of SERVICES) {
   const child = spawn(process.execPath, ['--import', 'tsx', svc.entry], {
-    env: { AUTH_JWKS_FILE: DEV_JWKS_FILE, PORT: String(svc.port), ...process.env },
+    env: {
+      PORT: String(svc.port),
+      ...(svc.name === 'payment-gateway' ? { SIGNING_KEY: signingKey } : { AUTH_JWKS_URL: ISSUER_JWKS_URL }),
+      ...process.env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.set(svc.name, child);
