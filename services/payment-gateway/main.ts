@@ -20,7 +20,7 @@ export const paymentGatewayService: ServiceDefinition = {
   issuesTokens: true,
   async createApi({ env, db, log, config, routerOptions, bus, onShutdown }) {
     const settings = loadGatewayConfig(env);
-    const keys = await SigningKeys.load(db, settings.SIGNING_KEY, log);
+    const keys = await SigningKeys.load(db, settings.SIGNING_KEY, log, { accessTokenTtlS: settings.ACCESS_TOKEN_TTL_S });
     const users = new IdentityRepository(db);
     await ensureFirstOperator(users, settings, log);
     const wallets = new WalletRepository(db, settings.WALLET_CURRENCY);

@@ -22,6 +22,8 @@ export interface RequestContext {
   log: Logger;
   /** Aborted when the client disconnects before the answer is written. */
   signal: AbortSignal;
+  /** The caller's network address (Express `req.ip`: the socket's peer unless `trust proxy` is set). */
+  clientAddress?: string;
 }
 
 /** The context of an operation whose spec requires a token: the principal is always there. */

@@ -26,6 +26,7 @@ export function requestContext(req: Request, res: Response, log: Logger): Reques
     correlationId,
     log: log.child({ requestId, correlationId }),
     signal: aborter.signal,
+    ...(req.ip !== undefined ? { clientAddress: req.ip } : {}),
   };
   res.locals.context = context;
   return context;

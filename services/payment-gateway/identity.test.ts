@@ -1,0 +1,574 @@
+// Payment gateway identity end to end: the real service on FerretDB/MongoDB and RabbitMQ, called
+// through the generated client; every response is checked against specs/payment-gateway.yaml.
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import { type CryptoKey, type JWK, createLocalJWKSet, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK, jwtVerify } from 'jose';
+import { pino } from 'pino';
+import { type PaymentGatewayClient, createPaymentGatewayClient } from '../../generated/payment-gateway/client.js';
+import type { Schemas } from '../../generated/payment-gateway/delegate.js';
+import spec from '../../generated/payment-gateway/spec.json' with { type: 'json' };
+import { type OpenApiSpec, createContractCheckingMiddleware, getCoverageSummary, runInvalidRequests } from '../../tools/contract-testing/index.js';
+import { type EventProbe, startEventProbe } from '../../tools/testing/event-probe.js';
+import { type TestService, dropDatabase, startTestService, testDatabaseName, withMongo } from '../../tools/testing/service-harness.js';
+import { TEST_AUDIENCE, TEST_ISSUER, type TokenIssuer, createTokenIssuer, forgedToken, signWith, unsignedToken } from '../../tools/testing/tokens.js';
+import { ensureIndexes } from '../common/mongo.js';
+import { loadGatewayConfig } from './gateway-config.js';
+import { IdentityRepository, ensureFirstOperator, identityIndexes } from './identity/identity-repository.js';
+import { SigningKeys } from './identity/signing-keys.js';
+import { paymentGatewayService } from './main.js';
+
+const FAST_HASHING = { ARGON2_MEMORY_KIB: '4096', ARGON2_TIME_COST: '1' };
+const OPERATOR = { email: 'ops@payspec.test', password: 'operator password 42' };
+const PASSWORD = 'correct horse battery staple';
+const silent = pino({ level: 'silent' });
+
+let phoneCounter = 0;
+/** A fresh, valid E.164 number per call. */
+const newPhone = () => `+4477009${String(Date.now() % 100_000).padStart(5, '0')}${String(phoneCounter++ % 100).padStart(2, '0')}`;
+const newEmail = (tag = 'user') => `${tag}-${randomUUID().slice(0, 8)}@example.com`;
+
+function customer(overrides: Partial<Schemas['SignUpRequest']> = {}): Schemas['SignUpRequest'] {
+  return { email: newEmail('ada'), password: PASSWORD, firstName: 'Ada', middleName: 'King', lastName: 'Lovelace', phone: newPhone(), role: 'customer', ...overrides };
+}
+function merchant(overrides: Partial<Schemas['SignUpRequest']> = {}): Schemas['SignUpRequest'] {
+  return {
+    email: newEmail('shop'),
+    password: PASSWORD,
+    firstName: 'Grace',
+    lastName: 'Hopper',
+    phone: newPhone(),
+    role: 'merchant',
+    business: { name: 'Hopper Compilers Ltd', acquiringBank: 'piggy-bank' },
+    ...overrides,
+  };
+}
+
+describe('Payment gateway identity (integration)', function () {
+  let issuer: TokenIssuer;
+  let svc: TestService;
+  let anonymous: PaymentGatewayClient;
+  let probe: EventProbe;
+  const checked = () => [createContractCheckingMiddleware({ api: 'payment-gateway', spec: spec as OpenApiSpec })];
+  const clientFor = (token?: string, base = svc) => createPaymentGatewayClient({ baseUrl: base.url, ...(token ? { token } : {}), middleware: checked() });
+  // Every test calls from 127.0.0.1: one client, so its limit is out of the way here (tested on its own below).
+  const env = { ...FAST_HASHING, OPERATOR_EMAIL: OPERATOR.email, OPERATOR_PASSWORD: OPERATOR.password, SIGN_IN_MAX_FAILURES_PER_CLIENT: '1000' };
+
+  before(async () => {
+    issuer = await createTokenIssuer();
+    // Listening before the service starts, so the operator's registration is heard too.
+    probe = await startEventProbe('identity-events-probe', ['identity.user-registered']);
+    svc = await startTestService(paymentGatewayService, issuer, env);
+    anonymous = clientFor();
+  });
+
+  after(async () => {
+    await svc?.stop();
+    await svc?.drop();
+    await probe?.stop();
+  });
+
+  async function signUp(body: Schemas['SignUpRequest'], client = anonymous) {
+    const { data, response } = await client.POST('/auth/sign-up', { body });
+    expect(response.status, 'sign-up status').to.equal(201);
+    return data!;
+  }
+
+  async function signIn(email: string, password = PASSWORD, client = anonymous) {
+    const { data, response } = await client.POST('/auth/sign-in', { body: { email, password } });
+    expect(response.status, 'sign-in status').to.equal(200);
+    return data!;
+  }
+
+  describe('signing up', () => {
+    it('creates a customer: 201 with Location /me, the e-mail normalized, and nothing secret in the answer', async () => {
+      const body = customer({ email: `Ada.${randomUUID().slice(0, 8)}@Example.COM` });
+      const { data, response } = await anonymous.POST('/auth/sign-up', { body });
+      expect(response.status).to.equal(201);
+      expect(response.headers.get('location')).to.equal('/me');
+      expect(data!.id).to.match(/^usr_[0-9a-z]{26}$/);
+      expect(data).to.deep.include({ email: body.email.toLowerCase(), firstName: 'Ada', middleName: 'King', lastName: 'Lovelace', phone: body.phone, role: 'customer' });
+      expect(data!.business).to.equal(undefined);
+      expect(Date.now() - Date.parse(data!.createdAt)).to.be.within(0, 60_000);
+      const text = JSON.stringify(data);
+      expect(text).not.to.include(PASSWORD);
+      expect(text).not.to.include('argon2');
+    });
+
+    it('creates a merchant with its business', async () => {
+      const created = await signUp(merchant());
+      expect(created.role).to.equal('merchant');
+      expect(created.business).to.deep.equal({ name: 'Hopper Compilers Ltd', acquiringBank: 'piggy-bank' });
+    });
+
+    const refusals: [string, () => Schemas['SignUpRequest'], string, string][] = [
+      ['a merchant without a business', () => merchant({ business: undefined }), 'business-required', '/body/business'],
+      ['a customer with a business', () => customer({ business: { name: 'Side Hustle', acquiringBank: 'acme-acquiring' } }), 'business-not-allowed', '/body/business'],
+      ['a password that is the e-mail (in another case)', () => { const email = `${randomUUID().slice(0, 8)}-long@example.com`; return customer({ email, password: email.toUpperCase() }); }, 'password-is-email', '/body/password'],
+    ];
+    for (const [what, body, code, pointer] of refusals) {
+      it(`refuses ${what} with 422 ${code}, storing nothing`, async () => {
+        const request = body();
+        const { error, response } = await anonymous.POST('/auth/sign-up', { body: request });
+        expect(response.status).to.equal(422);
+        expect(error!.code).to.equal(code);
+        expect(error!.errors?.[0]?.pointer).to.equal(pointer);
+        // Nothing was stored: the same e-mail and phone sign up once corrected.
+        const fixed = { ...request, password: PASSWORD, ...(request.role === 'merchant' ? { business: { name: 'Fixed', acquiringBank: 'piggy-bank' as const } } : { business: undefined }) };
+        await signUp(fixed);
+      });
+    }
+
+    it('refuses a taken e-mail (in another case) with 409 email-taken and a taken phone with 409 phone-taken', async () => {
+      const first = customer();
+      await signUp(first);
+      const sameEmail = await anonymous.POST('/auth/sign-up', { body: customer({ email: first.email.toUpperCase() }) });
+      expect(sameEmail.response.status).to.equal(409);
+      expect(sameEmail.error!.code).to.equal('email-taken');
+      const samePhone = await anonymous.POST('/auth/sign-up', { body: merchant({ phone: first.phone }) });
+      expect(samePhone.response.status).to.equal(409);
+      expect(samePhone.error!.code).to.equal('phone-taken');
+    });
+
+    it('creates exactly one account when 20 sign-ups with one e-mail race', async () => {
+      const email = newEmail('race');
+      const results = await Promise.all(Array.from({ length: 20 }, () => anonymous.POST('/auth/sign-up', { body: customer({ email }) })));
+      const statuses = results.map((r) => r.response.status);
+      expect(statuses.filter((s) => s === 201)).to.have.length(1);
+      expect(statuses.filter((s) => s === 409)).to.have.length(19);
+      for (const r of results.filter((r) => r.response.status === 409)) expect(r.error!.code).to.equal('email-taken');
+      const count = await withMongo((client) => client.db(svc.dbName).collection('users').countDocuments({ email }));
+      expect(count).to.equal(1);
+    });
+  });
+
+  describe('signing in and the profile', () => {
+    it('answers an ES256 access token with the user\'s claims and a refresh token, not to be cached; /me shows the profile', async () => {
+      const body = merchant();
+      const created = await signUp(body);
+      const { data, response } = await anonymous.POST('/auth/sign-in', { body: { email: body.email.toUpperCase(), password: PASSWORD } });
+      expect(response.status).to.equal(200);
+      expect(response.headers.get('cache-control')).to.equal('no-store');
+      expect(data).to.include({ tokenType: 'Bearer', expiresIn: 600, refreshExpiresIn: 30 * 24 * 3600 });
+      expect(data!.refreshToken.length).to.be.at.least(43);
+      const header = decodeProtectedHeader(data!.accessToken);
+      expect(header.alg).to.equal('ES256');
+      const claims = decodeJwt(data!.accessToken);
+      expect(claims).to.deep.include({ sub: created.id, roles: ['merchant'], email: body.email, iss: TEST_ISSUER, aud: TEST_AUDIENCE });
+      expect(claims.exp! - claims.iat!).to.equal(600);
+      expect(Math.abs(claims.iat! - Date.now() / 1000)).to.be.below(30);
+
+      const jwks = await anonymous.GET('/.well-known/jwks.json', {});
+      expect(jwks.data!.keys.map((k) => k.kid)).to.include(header.kid);
+      const me = await clientFor(data!.accessToken).GET('/me', {});
+      expect(me.response.status).to.equal(200);
+      expect(me.data).to.deep.equal(created);
+    });
+
+    it('answers a wrong password and an unknown e-mail with the same 401, in similar time', async () => {
+      // The default (production) hashing cost, so a verification takes long enough to be told
+      // apart from a lookup alone: an unknown e-mail must cost as much, checked against a dummy hash.
+      const slow = await startTestService(paymentGatewayService, issuer, { MONGO_DB: testDatabaseName('payment-gateway-timing') });
+      try {
+        const client = clientFor(undefined, slow);
+        const body = customer();
+        await signUp(body, client);
+        const timed = async (email: string, password: string) => {
+          const started = process.hrtime.bigint();
+          const result = await client.POST('/auth/sign-in', { body: { email, password } });
+          return { result, ms: Number(process.hrtime.bigint() - started) / 1e6 };
+        };
+        const samples = { wrong: [] as number[], unknown: [] as number[] };
+        for (let i = 0; i < 4; i++) {
+          const wrong = await timed(body.email, `wrong password ${i}`);
+          const unknown = await timed(newEmail('nobody'), `wrong password ${i}`);
+          for (const { result } of [wrong, unknown]) {
+            expect(result.response.status).to.equal(401);
+            expect(result.error).to.deep.include({ code: 'invalid-credentials', detail: 'The e-mail or the password is wrong.' });
+          }
+          samples.wrong.push(wrong.ms);
+          samples.unknown.push(unknown.ms);
+        }
+        const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+        expect(median(samples.unknown), JSON.stringify(samples)).to.be.at.least(median(samples.wrong) * 0.6);
+      } finally {
+        await slow.stop();
+        await dropDatabase(slow.dbName);
+      }
+    });
+
+    it('refuses access tokens that are unsigned, signed by another key, or from another issuer with 401; missing one too', async () => {
+      const { accessToken } = await signIn(OPERATOR.email, OPERATOR.password);
+      const { kid } = decodeProtectedHeader(accessToken);
+      const stranger = await generateKeyPair('ES256');
+      const tokens = {
+        'alg none': unsignedToken('usr_00000000000000000000000000', ['customer']),
+        'unknown key': await forgedToken('usr_00000000000000000000000000', ['customer']),
+        'the right kid, another key': await signWith(stranger.privateKey, kid!, 'usr_00000000000000000000000000', { roles: ['operator'] }),
+        'a test issuer\'s key': await issuer.sign('usr_00000000000000000000000000', { roles: ['operator'] }),
+        garbage: 'not-a-jwt',
+      };
+      for (const [what, token] of Object.entries(tokens)) {
+        const { response, error } = await clientFor(token).GET('/me', {});
+        expect(response.status, what).to.equal(401);
+        expect(error!.code, what).to.be.oneOf(['invalid-token', 'malformed-token']);
+      }
+      const missing = await anonymous.GET('/me', {});
+      expect(missing.response.status).to.equal(401);
+      expect(missing.error!.code).to.equal('missing-token');
+      expect((await clientFor(accessToken).GET('/me', {})).response.status).to.equal(200);
+    });
+
+    it('refuses an operator on the wallet (customers and merchants only) with 403', async () => {
+      const { accessToken } = await signIn(OPERATOR.email, OPERATOR.password);
+      const { response, error } = await clientFor(accessToken).GET('/wallet', {});
+      expect(response.status).to.equal(403);
+      expect(error!.code).to.equal('forbidden');
+    });
+  });
+
+  describe('refresh tokens', () => {
+    async function session() {
+      const body = customer();
+      const user = await signUp(body);
+      return { user, body, tokens: await signIn(body.email) };
+    }
+    const refresh = (refreshToken: string) => anonymous.POST('/auth/refresh', { body: { refreshToken } });
+
+    it('rotates: each refresh answers new tokens for the same user and uses the old refresh token up', async () => {
+      const { user, tokens } = await session();
+      const first = await refresh(tokens.refreshToken);
+      expect(first.response.status).to.equal(200);
+      expect(first.response.headers.get('cache-control')).to.equal('no-store');
+      expect(first.data!.refreshToken).not.to.equal(tokens.refreshToken);
+      expect(decodeJwt(first.data!.accessToken)).to.deep.include({ sub: user.id, roles: ['customer'] });
+      const second = await refresh(first.data!.refreshToken);
+      expect(second.response.status).to.equal(200);
+      expect((await clientFor(second.data!.accessToken).GET('/me', {})).data!.id).to.equal(user.id);
+    });
+
+    it('revokes the whole family when a used refresh token comes back: the newer token stops working too', async () => {
+      const { body, tokens } = await session();
+      const other = await signIn(body.email); // another device: another family
+      const rotated = await refresh(tokens.refreshToken);
+      expect(rotated.response.status).to.equal(200);
+      const replayed = await refresh(tokens.refreshToken);
+      expect(replayed.response.status).to.equal(401);
+      expect(replayed.error!.code).to.equal('invalid-refresh-token');
+      const newer = await refresh(rotated.data!.refreshToken);
+      expect(newer.response.status).to.equal(401);
+      expect((await refresh(other.refreshToken)).response.status).to.equal(200);
+    });
+
+    it('lets exactly one of 10 concurrent refreshes with one token through', async () => {
+      const { tokens } = await session();
+      const results = await Promise.all(Array.from({ length: 10 }, () => refresh(tokens.refreshToken)));
+      expect(results.filter((r) => r.response.status === 200)).to.have.length(1);
+      expect(results.filter((r) => r.response.status === 401)).to.have.length(9);
+    });
+
+    it('signs out: 204, the family is revoked, other sessions stay; unknown or repeated sign-outs answer 204 too', async () => {
+      const { body, tokens } = await session();
+      const other = await signIn(body.email);
+      const rotated = await refresh(tokens.refreshToken);
+      const out = await anonymous.POST('/auth/sign-out', { body: { refreshToken: tokens.refreshToken } });
+      expect(out.response.status).to.equal(204);
+      expect((await refresh(rotated.data!.refreshToken)).response.status).to.equal(401);
+      expect((await anonymous.POST('/auth/sign-out', { body: { refreshToken: tokens.refreshToken } })).response.status).to.equal(204);
+      expect((await anonymous.POST('/auth/sign-out', { body: { refreshToken: 'x'.repeat(43) } })).response.status).to.equal(204);
+      expect((await refresh(other.refreshToken)).response.status).to.equal(200);
+    });
+
+    it('refuses an unknown refresh token with 401', async () => {
+      const { response, error } = await refresh('A'.repeat(43));
+      expect(response.status).to.equal(401);
+      expect(error!.code).to.equal('invalid-refresh-token');
+    });
+  });
+
+  describe('signing keys', () => {
+    it('publishes only public keys at /.well-known/jwks.json, and they verify the tokens', async () => {
+      const { accessToken } = await signIn(OPERATOR.email, OPERATOR.password);
+      const { data, response } = await anonymous.GET('/.well-known/jwks.json', {});
+      expect(response.status).to.equal(200);
+      for (const key of data!.keys) {
+        expect(Object.keys(key).sort()).to.deep.equal(['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y']);
+        expect(key).to.include({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' });
+      }
+      const { payload } = await jwtVerify(accessToken, createLocalJWKSet(data as { keys: JWK[] }), { issuer: TEST_ISSUER, audience: TEST_AUDIENCE });
+      expect(payload.roles).to.deep.equal(['operator']);
+      // The endpoint takes no parameters.
+      const unknown = await anonymous.GET('/.well-known/jwks.json', { params: { query: { kid: 'x' } } } as never);
+      expect(unknown.response.status).to.equal(400);
+    });
+
+    it('keeps the key it generated across a restart: tokens from before still verify, new ones use the same key', async () => {
+      const before = await signIn(OPERATOR.email, OPERATOR.password);
+      const kid = decodeProtectedHeader(before.accessToken).kid;
+      await svc.stop();
+      svc = await startTestService(paymentGatewayService, issuer, { ...env, MONGO_DB: svc.dbName });
+      anonymous = clientFor();
+      expect((await clientFor(before.accessToken).GET('/me', {})).response.status).to.equal(200);
+      const after = await signIn(OPERATOR.email, OPERATOR.password);
+      expect(decodeProtectedHeader(after.accessToken).kid).to.equal(kid);
+      // The refresh token of before the restart still works too.
+      expect((await anonymous.POST('/auth/refresh', { body: { refreshToken: before.refreshToken } })).response.status).to.equal(200);
+    });
+
+    it('after a rotation signs with the new key and keeps verifying tokens of the old one', async () => {
+      const before = await signIn(OPERATOR.email, OPERATOR.password);
+      const oldKid = decodeProtectedHeader(before.accessToken).kid;
+      const newKid = await withMongo(async (client) => {
+        const keys = await SigningKeys.load(client.db(svc.dbName), undefined, silent);
+        return keys.rotate();
+      });
+      // Another instance (the rotation above) added the key: this one verifies with it at once.
+      await svc.stop();
+      svc = await startTestService(paymentGatewayService, issuer, { ...env, MONGO_DB: svc.dbName });
+      anonymous = clientFor();
+      const after = await signIn(OPERATOR.email, OPERATOR.password);
+      expect(decodeProtectedHeader(after.accessToken).kid).to.equal(newKid).and.not.equal(oldKid);
+      expect((await clientFor(before.accessToken).GET('/me', {})).response.status).to.equal(200);
+      expect((await clientFor(after.accessToken).GET('/me', {})).response.status).to.equal(200);
+      const jwks = await anonymous.GET('/.well-known/jwks.json', {});
+      expect(jwks.data!.keys.map((k) => k.kid).sort()).to.deep.equal([oldKid, newKid].sort());
+    });
+
+    it('drops a superseded key once every token it signed has expired (unit, with a clock)', async () => {
+      const dbName = testDatabaseName(`keys_${randomUUID().slice(0, 6)}`);
+      let clock = new Date('2026-01-01T00:00:00Z');
+      try {
+        await withMongo(async (client) => {
+          const db = client.db(dbName);
+          // Concurrent first starts agree on one key.
+          const starts = await Promise.all(Array.from({ length: 5 }, () => SigningKeys.load(db, undefined, silent, { accessTokenTtlS: 600, now: () => clock })));
+          expect(new Set(starts.map((k) => k.currentKid)).size).to.equal(1);
+          expect(await db.collection('signing_keys').countDocuments()).to.equal(1);
+          const keys = starts[0]!;
+          const oldKid = keys.currentKid;
+          const token = await keys.sign({ sub: 'usr_x' }, { issuer: 'i', audience: 'a', expiresInS: 600, now: clock });
+          const newKid = await keys.rotate();
+          expect(newKid).not.to.equal(oldKid);
+          expect(keys.jwks().keys.map((k) => k.kid)).to.deep.equal([newKid, oldKid]);
+          clock = new Date(clock.getTime() + 600_000); // the old key's last token is just expiring
+          expect(keys.jwks().keys.map((k) => k.kid)).to.include(oldKid);
+          await jwtVerify(token, keys.getKey, { currentDate: new Date(clock.getTime() - 1_000) });
+          clock = new Date(clock.getTime() + 3_600_000);
+          expect(keys.jwks().keys.map((k) => k.kid)).to.deep.equal([newKid]);
+          let refused: unknown;
+          await jwtVerify(token, keys.getKey).catch((err: unknown) => (refused = err));
+          expect((refused as Error | undefined)?.name).to.equal('JWKSNoMatchingKey');
+        });
+      } finally {
+        await dropDatabase(dbName);
+      }
+    });
+  });
+
+  describe('the first operator', () => {
+    it('comes from configuration, signs in as an operator, and is created once across restarts', async () => {
+      const tokens = await signIn(OPERATOR.email, OPERATOR.password);
+      expect(decodeJwt(tokens.accessToken).roles).to.deep.equal(['operator']);
+      const me = await clientFor(tokens.accessToken).GET('/me', {});
+      expect(me.data).to.include({ email: OPERATOR.email, role: 'operator' });
+      // The keys tests above restarted the service twice on this database.
+      const count = await withMongo((client) => client.db(svc.dbName).collection('users').countDocuments({ email: OPERATOR.email }));
+      expect(count).to.equal(1);
+    });
+
+    it('is created once when instances start at the same time', async () => {
+      const dbName = testDatabaseName(`ops_${randomUUID().slice(0, 6)}`);
+      try {
+        await withMongo(async (client) => {
+          const db = client.db(dbName);
+          await ensureIndexes(db, identityIndexes);
+          const settings = loadGatewayConfig({ ...FAST_HASHING, OPERATOR_EMAIL: OPERATOR.email, OPERATOR_PASSWORD: OPERATOR.password });
+          await Promise.all(Array.from({ length: 5 }, () => ensureFirstOperator(new IdentityRepository(db), settings, silent)));
+          expect(await db.collection('users').countDocuments({ role: 'operator' })).to.equal(1);
+        });
+      } finally {
+        await dropDatabase(dbName);
+      }
+    });
+
+    it('refuses to start with only one of OPERATOR_EMAIL and OPERATOR_PASSWORD', async () => {
+      const partials: Record<string, string>[] = [{ OPERATOR_EMAIL: 'half@payspec.test' }, { OPERATOR_PASSWORD: 'a long enough password' }];
+      for (const partial of partials) {
+        const dbName = testDatabaseName(`half_${randomUUID().slice(0, 6)}`);
+        let failure: unknown;
+        try {
+          const started = await startTestService(paymentGatewayService, issuer, { ...FAST_HASHING, ...partial, MONGO_DB: dbName });
+          await started.stop();
+        } catch (err) {
+          failure = err;
+        } finally {
+          await dropDatabase(dbName);
+        }
+        expect((failure as Error | undefined)?.message).to.match(/OPERATOR_EMAIL and OPERATOR_PASSWORD must be set together/);
+      }
+    });
+  });
+
+  describe('events', () => {
+    it('announces each registration once as identity.user-registered, with the request\'s correlation id', async () => {
+      const correlationId = `corr-${randomUUID()}`;
+      const { data } = await anonymous.POST('/auth/sign-up', { body: merchant(), headers: { 'X-Correlation-Id': correlationId } });
+      const events = await probe.waitFor((e) => (e.data as { userId?: string }).userId === data!.id, 1);
+      expect(events).to.have.length(1);
+      expect(events[0]).to.deep.include({ type: 'identity.user-registered', source: 'payspec/payment-gateway', correlationid: correlationId });
+      expect(events[0]!.data).to.deep.equal({ userId: data!.id, email: data!.email, role: 'merchant', registeredAt: data!.createdAt });
+      const operator = await probe.waitFor((e) => (e.data as { email?: string }).email === OPERATOR.email, 1);
+      expect(operator.map((e) => (e.data as { role: string }).role)).to.deep.equal(['operator']);
+      // A refused sign-up announces nothing; a second wait shows no duplicate.
+      await anonymous.POST('/auth/sign-up', { body: customer({ email: data!.email }) });
+      expect(await probe.waitFor((e) => (e.data as { email?: string }).email === data!.email, 2, 1_000)).to.have.length(1);
+    });
+  });
+
+  describe('short-lived settings (a second instance with a known signing key)', () => {
+    let short: TestService;
+    let client: PaymentGatewayClient;
+    let signingKey: CryptoKey;
+    const KID = 'test-signing-key';
+
+    before(async () => {
+      const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+      const jwk = { ...(await exportJWK(privateKey)), kid: KID };
+      signingKey = (await importJWK(jwk, 'ES256')) as CryptoKey;
+      short = await startTestService(paymentGatewayService, issuer, {
+        ...FAST_HASHING,
+        MONGO_DB: testDatabaseName('payment-gateway-short'),
+        SIGNING_KEY: JSON.stringify(jwk),
+        REFRESH_TOKEN_TTL_S: '1',
+        SIGN_IN_WINDOW_S: '2',
+        SIGN_IN_MAX_FAILURES_PER_ACCOUNT: '3',
+        SIGN_IN_MAX_FAILURES_PER_CLIENT: '5',
+      });
+      client = clientFor(undefined, short);
+    });
+
+    after(async () => {
+      await short?.stop();
+      await short?.drop();
+    });
+
+    const signUpHere = async () => {
+      const body = customer();
+      return { body, user: await signUp(body, client) };
+    };
+    const attempt = (email: string, password: string) => client.POST('/auth/sign-in', { body: { email, password } });
+
+    it('signs with SIGNING_KEY; expired tokens and tokens for another issuer or audience get 401', async () => {
+      const { body, user } = await signUpHere();
+      const tokens = await signIn(body.email, PASSWORD, client);
+      expect(decodeProtectedHeader(tokens.accessToken).kid).to.equal(KID);
+      const sub = user.id;
+      // Forged with the real key: accepted when everything else is right, so each refusal below is for its own reason.
+      const good = await signWith(signingKey, KID, sub, { roles: ['customer'] });
+      expect((await clientFor(good, short).GET('/me', {})).response.status).to.equal(200);
+      // A genuine token without a role the operation allows: 403.
+      const roleless = await clientFor(await signWith(signingKey, KID, sub, { roles: [] }), short).GET('/me', {});
+      expect(roleless.response.status).to.equal(403);
+      expect(roleless.error!.code).to.equal('forbidden');
+      const refused = {
+        expired: await signWith(signingKey, KID, sub, { roles: ['customer'], expiresIn: Math.floor(Date.now() / 1000) - 60 }),
+        'other issuer': await signWith(signingKey, KID, sub, { roles: ['customer'], issuer: 'someone-else' }),
+        'other audience': await signWith(signingKey, KID, sub, { roles: ['customer'], audience: 'another-api' }),
+      };
+      for (const [what, token] of Object.entries(refused)) {
+        const { response, error } = await clientFor(token, short).GET('/me', {});
+        expect(response.status, what).to.equal(401);
+        expect(error!.code, what).to.equal(what === 'expired' ? 'token-expired' : 'invalid-token');
+      }
+    });
+
+    it('refuses an expired refresh token with 401', async () => {
+      const { body } = await signUpHere();
+      const tokens = await signIn(body.email, PASSWORD, client);
+      expect(tokens.refreshExpiresIn).to.equal(1);
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      const { response, error } = await client.POST('/auth/refresh', { body: { refreshToken: tokens.refreshToken } });
+      expect(response.status).to.equal(401);
+      expect(error!.code).to.equal('invalid-refresh-token');
+    });
+
+    it('limits failed sign-ins per account: 429 with Retry-After even for the right password, successes not counted, free again after the wait', async () => {
+      const { body } = await signUpHere();
+      for (let i = 0; i < 4; i++) await signIn(body.email, PASSWORD, client); // successes do not count
+      for (let i = 0; i < 3; i++) expect((await attempt(body.email, `wrong password ${i}`)).response.status).to.equal(401);
+      const limited = await attempt(body.email.toUpperCase(), PASSWORD);
+      expect(limited.response.status).to.equal(429);
+      expect(limited.error!.code).to.equal('too-many-sign-in-attempts');
+      const retryAfter = Number(limited.response.headers.get('retry-after'));
+      expect(retryAfter).to.be.within(1, 2);
+      // Another account from the same client is not affected (3 failures < 5 per client).
+      const other = await signUpHere();
+      await signIn(other.body.email, PASSWORD, client);
+      await new Promise((resolve) => setTimeout(resolve, retryAfter * 1_000));
+      await signIn(body.email, PASSWORD, client);
+    });
+
+    it('lets at most the limit of concurrent wrong guesses at one account through', async () => {
+      const { body } = await signUpHere();
+      const results = await Promise.all(Array.from({ length: 8 }, (_, i) => attempt(body.email, `guess number ${i}`)));
+      const statuses = results.map((r) => r.response.status);
+      expect(statuses.filter((s) => s === 401).length).to.be.within(1, 3);
+      expect(statuses.filter((s) => s === 429).length).to.be.at.least(5);
+      expect(statuses.filter((s) => s !== 401 && s !== 429)).to.deep.equal([]);
+      await new Promise((resolve) => setTimeout(resolve, 2_000)); // the window passes for the next test
+    });
+
+    it('limits failed sign-ins per client across accounts', async () => {
+      const { body } = await signUpHere();
+      for (let i = 0; i < 5; i++) expect((await attempt(newEmail('unknown'), 'whatever it is')).response.status).to.equal(401);
+      const limited = await attempt(body.email, PASSWORD);
+      expect(limited.response.status).to.equal(429);
+      expect(Number(limited.response.headers.get('retry-after'))).to.be.within(1, 2);
+    });
+  });
+
+  describe('contract tests derived from the spec', () => {
+    it('answers every schema-derived invalid identity request with a 4xx problem+json, never a 5xx', async () => {
+      const body = customer();
+      await signUp(body);
+      const tokens = await signIn(body.email);
+      const forged = await forgedToken('usr_00000000000000000000000000', ['customer']);
+      const valid: Record<string, Parameters<typeof runInvalidRequests>[0]['valid']> = {
+        signUp: { body: merchant() },
+        signIn: { body: { email: body.email, password: PASSWORD } },
+        refreshTokens: { body: { refreshToken: tokens.refreshToken } },
+        signOut: { body: { refreshToken: 'y'.repeat(43) } },
+        getProfile: {},
+        getJwks: {},
+      };
+      let cases = 0;
+      const failures: string[] = [];
+      for (const [operationId, request] of Object.entries(valid)) {
+        const result = await runInvalidRequests({
+          api: 'payment-gateway',
+          baseUrl: svc.url,
+          spec: spec as OpenApiSpec,
+          operationId,
+          valid: request,
+          tokens: { valid: tokens.accessToken, forged },
+          validateResponses: true,
+        });
+        cases += result.cases;
+        failures.push(...result.failures);
+      }
+      console.log(`      payment-gateway identity: ${cases} schema-derived invalid requests, ${failures.length} failures`);
+      expect(failures).to.deep.equal([]);
+      expect(cases).to.be.greaterThan(50);
+      // None of them used the refresh token up.
+      expect((await anonymous.POST('/auth/refresh', { body: { refreshToken: tokens.refreshToken } })).response.status).to.equal(200);
+    });
+
+    it('has exercised every identity operation with a success status', () => {
+      const api = getCoverageSummary().apis.find((a) => a.api === 'payment-gateway');
+      expect(api, 'coverage for the payment-gateway API').to.not.equal(undefined);
+      const identity = ['signUp', 'signIn', 'refreshTokens', 'signOut', 'getProfile', 'getJwks'];
+      const missing = api!.operations.filter((op) => identity.includes(op.operationId) && !op.statuses.some((s) => s.exercised && s.key.startsWith('2')));
+      expect(missing.map((op) => op.operationId)).to.deep.equal([]);
+      expect(api!.operations.filter((op) => identity.includes(op.operationId))).to.have.length(identity.length);
+    });
+  });
+});

@@ -1,0 +1,181 @@
+// The wallet operations of the Payment Gateway API (tag `wallet` in specs/payment-gateway.yaml):
+// balance, top-ups, transfers to another user by e-mail, transactions. HTTP, validation and
+// security (customers and merchants only) are done when a method runs. Storage rules and the
+// transfer's states are in wallet-repository.ts.
+import type { Schemas } from '../../../generated/payment-gateway/delegate.js';
+import type { AuthenticatedContext } from '../../common/http/context.js';
+import { problem } from '../../common/http/problem.js';
+import { idForIdempotencyKey, requestHash } from '../../common/ids.js';
+import { decodeCursor, toPage } from '../../common/pagination.js';
+import type { WalletOperations } from '../payment-gateway-delegate.js';
+import { type LedgerEntry, type Party, type TransferRecord, type WalletRepository, legKey } from './wallet-repository.js';
+
+export interface WalletUser {
+  id: string;
+  email: string;
+  firstName: string;
+  lastName: string;
+  role: string;
+}
+
+export interface WalletDelegateDeps {
+  wallets: WalletRepository;
+  users: {
+    findByEmail(email: string): Promise<WalletUser | undefined>;
+    findById(id: string): Promise<WalletUser | undefined>;
+  };
+  /** Called after every stored top-up or transfer, so its event is relayed at once. */
+  onChange: () => void;
+  now?: () => Date;
+}
+
+/** Roles that hold a wallet (operators do not). */
+const WALLET_ROLES = new Set(['customer', 'merchant']);
+
+const refused = (code: 'insufficient-funds' | 'self-transfer' | 'unknown-recipient' | 'currency-mismatch', detail: string, pointer?: string) => ({
+  status: 422 as const,
+  body: problem(422, code, detail, pointer ? { errors: [{ pointer, message: detail }] } : {}),
+});
+const keyReused = () => ({
+  status: 409 as const,
+  body: problem(409, 'idempotency-key-reused', 'This Idempotency-Key was already used with a different request body.'),
+});
+const interrupted = () => ({
+  status: 409 as const,
+  body: problem(409, 'transfer-interrupted', 'This transfer was interrupted before any money moved and was cancelled; send it again with a new Idempotency-Key.'),
+});
+const insufficient = () => refused('insufficient-funds', 'The wallet balance is lower than the amount.', '/body/amount');
+
+const partyOf = (user: WalletUser): Party => ({ userId: user.id, email: user.email, name: `${user.firstName} ${user.lastName}`.trim() });
+
+export function toTransaction(entry: LedgerEntry): Schemas['Transaction'] {
+  return {
+    id: entry.transactionId,
+    type: entry.type as Schemas['TransactionType'],
+    amount: entry.amount,
+    currency: entry.currency,
+    balanceAfter: entry.balanceAfter,
+    ...(entry.counterparty ? { counterparty: { email: entry.counterparty.email, name: entry.counterparty.name } } : {}),
+    ...(entry.transferId !== undefined ? { transferId: entry.transferId } : {}),
+    ...(entry.note !== undefined ? { note: entry.note } : {}),
+    createdAt: entry.at,
+  };
+}
+
+/** A date-time query value as the ledger stores times (UTC, milliseconds), so strings compare in time order. */
+const normalizeTime = (value: string | undefined) => (value === undefined ? undefined : new Date(value).toISOString());
+
+export function createWalletDelegate({ wallets, users, onChange, now = () => new Date() }: WalletDelegateDeps): WalletOperations {
+  const at = () => now().toISOString();
+  const currencyMismatch = (currency: string) =>
+    refused('currency-mismatch', `This wallet holds ${wallets.currency}, not ${currency}.`, '/body/currency');
+
+  /** Settlements under way in this process: concurrent retries of one transfer share one (the ledger guards across processes). */
+  const settling = new Map<string, ReturnType<typeof drive>>();
+
+  function settle(transfer: TransferRecord, ctx: AuthenticatedContext) {
+    if (transfer.status !== 'pending') return drive(transfer, ctx);
+    let running = settling.get(transfer._id);
+    if (!running) {
+      running = drive(transfer, ctx).finally(() => settling.delete(transfer._id));
+      settling.set(transfer._id, running);
+    }
+    return running;
+  }
+
+  /** Drives a transfer from wherever it stands to completed or failed, and answers as its first answer did. */
+  async function drive(transfer: TransferRecord, ctx: AuthenticatedContext) {
+    if (transfer.status === 'failed') return transfer.failureReason === 'interrupted' ? interrupted() : insufficient();
+    if (transfer.status === 'completed') {
+      const entry = await wallets.findEntry(legKey(transfer._id, 'debit'));
+      if (entry && entry.type !== 'void') return { status: 201 as const, body: toTransaction(entry) };
+    }
+    const debit = await wallets.debit(transfer, at);
+    if (!debit.debited) {
+      ctx.log.info({ transferId: transfer._id, reason: debit.reason }, 'transfer refused');
+      return debit.reason === 'interrupted' ? interrupted() : insufficient();
+    }
+    if (transfer.status !== 'completed') {
+      await wallets.credit(transfer, at);
+      await wallets.complete(transfer, at());
+      onChange();
+    }
+    ctx.log.info({ transferId: transfer._id, amount: transfer.amount }, 'transfer completed');
+    return { status: 201 as const, body: toTransaction(debit.entry) };
+  }
+
+  return {
+    async getWallet(_request, ctx) {
+      const { balance, updatedAt } = await wallets.balance(ctx.principal.subject);
+      return { status: 200, body: { currency: wallets.currency, balance, ...(updatedAt !== undefined ? { updatedAt } : {}) } };
+    },
+
+    async topUp({ headers, body }, ctx) {
+      if (body.currency !== wallets.currency) return currencyMismatch(body.currency);
+      const hash = requestHash(body);
+      const result = await wallets.topUp({
+        topUpId: idForIdempotencyKey('top', ctx.principal.subject, headers['idempotency-key']),
+        accountId: ctx.principal.subject,
+        amount: body.amount,
+        requestHash: hash,
+        at,
+        requestId: ctx.requestId,
+        correlationId: ctx.correlationId,
+      });
+      if (!result.created && result.entry.requestHash !== hash) return keyReused();
+      if (result.created) onChange();
+      ctx.log.info({ transactionId: result.entry.transactionId, replay: !result.created }, 'wallet topped up');
+      return { status: 201, body: toTransaction(result.entry) };
+    },
+
+    async transfer({ headers, body }, ctx) {
+      const subject = ctx.principal.subject;
+      const transferId = idForIdempotencyKey('trf', subject, headers['idempotency-key']);
+      const hash = requestHash(body);
+      // A retried key is answered from what is stored, whatever changed since (recipient, balance).
+      const existing = await wallets.findTransfer(transferId);
+      if (existing) return existing.requestHash === hash ? settle(existing, ctx) : keyReused();
+
+      if (body.currency !== wallets.currency) return currencyMismatch(body.currency);
+      const [sender, recipient] = await Promise.all([users.findById(subject), users.findByEmail(body.toEmail)]);
+      if (recipient?.id === subject || (sender && sender.email.toLowerCase() === body.toEmail.toLowerCase())) {
+        return refused('self-transfer', 'A wallet cannot pay itself.', '/body/toEmail');
+      }
+      if (!recipient || !WALLET_ROLES.has(recipient.role)) {
+        return refused('unknown-recipient', `No wallet belongs to ${body.toEmail}.`, '/body/toEmail');
+      }
+      const from: Party = sender ? partyOf(sender) : { userId: subject, email: ctx.principal.email ?? '', name: '' };
+      const begun = await wallets.beginTransfer({
+        _id: transferId,
+        from,
+        to: partyOf(recipient),
+        amount: body.amount,
+        currency: wallets.currency,
+        ...(body.note !== undefined ? { note: body.note } : {}),
+        requestHash: hash,
+        createdAt: at(),
+        requestId: ctx.requestId,
+        correlationId: ctx.correlationId,
+      });
+      // A concurrent retry inserted it first: same rules as a retry.
+      if (!begun.created && begun.transfer.requestHash !== hash) return keyReused();
+      return settle(begun.transfer, ctx);
+    },
+
+    async listTransactions({ query }, ctx) {
+      const limit = query.limit ?? 20;
+      const after = decodeCursor<{ seq: number }>(query.cursor, { seq: 'number' });
+      const from = normalizeTime(query.from);
+      const to = normalizeTime(query.to);
+      const rows = await wallets.list({
+        accountId: ctx.principal.subject,
+        ...(query.type !== undefined ? { type: query.type } : {}),
+        ...(from !== undefined ? { from } : {}),
+        ...(to !== undefined ? { to } : {}),
+        ...(after ? { beforeSeq: after.seq } : {}),
+        limit,
+      });
+      return { status: 200, body: toPage(rows, limit, toTransaction, (entry) => ({ seq: entry.seq })) };
+    },
+  };
+}
