@@ -177,7 +177,7 @@ export interface paths {
         put?: never;
         /**
          * Pay another user by e-mail
-         * @description Idempotent by `Idempotency-Key`. Refused with 422 and a `code`: `insufficient-funds`, `self-transfer`, `unknown-recipient`, `currency-mismatch`.
+         * @description Idempotent by `Idempotency-Key`: a retry answers what the first request answered. Refused with 422 and a `code`: `insufficient-funds`, `self-transfer`, `unknown-recipient`, `currency-mismatch`. 409 `idempotency-key-reused` when the key came with another body; 409 `transfer-interrupted` when the first attempt was cut off before any money moved and was cancelled (send it again with a new key).
          */
         post: operations["transfer"];
         delete?: never;

@@ -290,9 +290,9 @@ describe('EventBus on RabbitMQ and FerretDB (integration)', function () {
         expect(publisherLog.count(DISCONNECTED), 'the publisher lost its connection').to.be.at.least(1);
         expect(counters.effects, 'effects applied (in memory)').to.equal(TOTAL);
         expect(counters.invocations, 'invocations = effects + repeated attempts').to.equal(counters.effects + counters.duplicateAttempts);
-        // Redeliveries of events handled before the strike come a reconnection later: the inbox
-        // skips them. Only a copy the publisher sent again may meet its original in flight.
-        expect(inbox.skipped + counters.duplicateAttempts, 'the strike caused redeliveries').to.be.at.least(1);
+        // Redeliveries of events handled before the strike (how many depends on which acks were
+        // in flight) come a reconnection later, and the inbox skips them. Only a copy the
+        // publisher sent again may meet its original in flight.
         const resent = new Set(publisherLog.eventIds(REPUBLISHED));
         expect(counters.duplicateIds!.filter((id) => !resent.has(id)), 'repeated attempts of events the publisher did not resend').to.deep.equal([]);
         expect(left, 'messages left in the queue').to.equal(0);
