@@ -10,6 +10,8 @@ const SERVICES = [
   { name: 'payment-gateway', entry: 'services/payment-gateway/main.ts', port: 8080 },
   { name: 'contract', entry: 'services/contract/main.ts', port: 8081 },
 ];
+/** The local platform's first operator (README); set OPERATOR_EMAIL / OPERATOR_PASSWORD to choose another. */
+const LOCAL_OPERATOR = { OPERATOR_EMAIL: 'operator@payspec.local', OPERATOR_PASSWORD: 'local-operator-password' };
 /** Every service verifies tokens against the issuer's JWKS, as in production. */
 const ISSUER_JWKS_URL = 'http://127.0.0.1:8080/.well-known/jwks.json';
 
@@ -21,7 +23,7 @@ for (const svc of SERVICES) {
   const child = spawn(process.execPath, ['--import', 'tsx', svc.entry], {
     env: {
       PORT: String(svc.port),
-      ...(svc.name === 'payment-gateway' ? { SIGNING_KEY: signingKey } : { AUTH_JWKS_URL: ISSUER_JWKS_URL }),
+      ...(svc.name === 'payment-gateway' ? { SIGNING_KEY: signingKey, ...LOCAL_OPERATOR } : { AUTH_JWKS_URL: ISSUER_JWKS_URL }),
       ...process.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
