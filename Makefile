@@ -48,6 +48,7 @@ token: install ## Print a dev bearer token: make token ROLE=operator|customer|me
 bench: infra ## Benchmarks (not tests): prints figures and writes docs/benchmarks.md
 	$(NPX) tsx tools/bench/run.ts
 	$(NPX) tsx tools/bench/events.ts
+	$(NPX) tsx tools/bench/gateway.ts
 
 parked: install ## List parked events of a service: make parked SERVICE=billing [ID=<message id>]
 	@$(NPX) tsx tools/ops/parked-events.ts $(if $(ID),show --id $(ID),list) --service $(SERVICE)
