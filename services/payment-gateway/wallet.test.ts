@@ -7,29 +7,15 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { type CryptoKey, exportJWK, generateKeyPair } from 'jose';
-import { MongoClient } from 'mongodb';
-import { pino } from 'pino';
 import { type PaymentGatewayClient, createPaymentGatewayClient } from '../../generated/payment-gateway/client.js';
 import type { Schemas } from '../../generated/payment-gateway/delegate.js';
 import spec from '../../generated/payment-gateway/spec.json' with { type: 'json' };
-import type { EventType } from '../../generated/events/types.js';
 import { type OpenApiSpec, createContractCheckingMiddleware, getCoverageSummary, runInvalidRequests } from '../../tools/contract-testing/index.js';
-import {
-  AMQP_PREFIX,
-  AMQP_URL,
-  MONGO_URL,
-  TEST_RETRY_DELAYS_MS,
-  type TestService,
-  deleteTopology,
-  startTestService,
-  testDatabaseName,
-  withMongo,
-} from '../../tools/testing/service-harness.js';
+import { MONGO_URL, type TestService, startTestService, withMongo } from '../../tools/testing/service-harness.js';
 import { type TokenIssuer, createTokenIssuer, forgedToken, signWith } from '../../tools/testing/tokens.js';
 import type { Role } from '../common/http/context.js';
 import type { CloudEvent } from '../common/events/cloud-event.js';
-import { EventBus } from '../common/events/event-bus.js';
-import { Inbox } from '../common/events/inbox.js';
+import { type EventProbe, startEventProbe } from '../../tools/testing/event-probe.js';
 import { idForIdempotencyKey, requestHash } from '../common/ids.js';
 import { paymentGatewayService } from './main.js';
 import { type TransferRecord, WalletRepository } from './wallet/wallet-repository.js';
@@ -485,44 +471,12 @@ describe('Wallet API (integration)', function () {
   });
 
   describe('events', () => {
-    const probeName = 'wallet-events-probe';
-    let probe: EventBus;
-    let mongo: MongoClient;
-    const received: CloudEvent[] = [];
-
+    let probe: EventProbe;
     before(async () => {
-      mongo = await new MongoClient(MONGO_URL).connect();
-      probe = new EventBus({
-        url: AMQP_URL,
-        prefix: AMQP_PREFIX,
-        service: probeName,
-        log: pino({ level: 'silent' }),
-        inbox: new Inbox(mongo.db(testDatabaseName(probeName))),
-        retryDelaysMs: TEST_RETRY_DELAYS_MS,
-      });
-      for (const type of ['wallet.topped-up', 'wallet.transfer-completed'] as EventType[]) {
-        probe.subscribe(type, async (event) => {
-          received.push(event);
-        });
-      }
-      await probe.start();
+      probe = await startEventProbe('wallet-events-probe', ['wallet.topped-up', 'wallet.transfer-completed']);
     });
-
-    after(async () => {
-      await probe?.close();
-      await mongo?.db(testDatabaseName(probeName)).dropDatabase();
-      await mongo?.close();
-      await deleteTopology(AMQP_PREFIX, probeName);
-    });
-
-    async function eventsWhere(match: (e: CloudEvent) => boolean, count: number, timeoutMs = 10_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const events = received.filter(match);
-        if (events.length >= count || Date.now() > deadline) return events;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    }
+    after(() => probe?.stop());
+    const eventsWhere = (match: (e: CloudEvent) => boolean, count: number, timeoutMs?: number) => probe.waitFor(match, count, timeoutMs);
 
     it('announces a top-up and a completed transfer once each (not a refused one), with the request\'s correlation id', async () => {
       const ada = await signUp();
