@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { bearerJwt } from './auth/bearer-jwt.js';
 import { type CommonConfig, commonSpecs, jwksSource, loadConfig } from './config.js';
 import { EventBus } from './events/event-bus.js';
-import { Inbox } from './events/inbox.js';
+import { Inbox, inboxIndexes } from './events/inbox.js';
 import { InFlight } from './http/in-flight.js';
 import type { RouterOptions, SecurityHandler } from './http/operation-router.js';
 import { type Service, createService, stopOnSignals } from './http/service.js';
@@ -47,19 +47,20 @@ export async function startService(definition: ServiceDefinition, env: NodeJS.Pr
   const config = loadConfig(commonSpecs(definition.name, definition.defaultPort), env);
   const log = createLogger(definition.name, config.LOG_LEVEL);
   const database = await connectMongo(config.MONGO_URL, config.MONGO_DB);
+  const inbox = new Inbox(database.db);
   const bus = new EventBus({
     url: config.AMQP_URL,
     prefix: config.AMQP_PREFIX,
     service: definition.name,
     log: log.child({ component: 'event-bus' }),
-    inbox: new Inbox(database.db),
+    inbox,
     prefetch: config.EVENT_PREFETCH,
     retryDelaysMs: config.EVENT_RETRY_DELAYS_MS,
   });
   const hooks: (() => Promise<void>)[] = [];
   const inFlight = new InFlight();
   try {
-    await ensureIndexes(database.db, definition.indexes);
+    await ensureIndexes(database.db, { ...inboxIndexes, ...definition.indexes });
     const security: Record<string, SecurityHandler> = definition.issuesTokens
       ? {}
       : { bearerAuth: bearerJwt({ issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, ...jwksSource(config) }) };
@@ -73,6 +74,7 @@ export async function startService(definition: ServiceDefinition, env: NodeJS.Pr
       onShutdown: (hook) => hooks.push(hook),
     });
     await bus.start();
+    hooks.push(purgeInboxHourly(inbox, config.INBOX_RETENTION_DAYS, log));
     const service = createService({
       name: definition.name,
       spec: definition.spec,
@@ -99,6 +101,18 @@ export async function startService(definition: ServiceDefinition, env: NodeJS.Pr
     await database.close();
     throw err;
   }
+}
+
+/** Forgets handled event ids past the retention, once an hour; returns the stopper. */
+function purgeInboxHourly(inbox: Inbox, retentionDays: number, log: Logger): () => Promise<void> {
+  const timer = setInterval(() => {
+    inbox
+      .purge(new Date(Date.now() - retentionDays * 86_400_000))
+      .then((purged) => purged > 0 && log.info({ purged }, 'purged old inbox records'))
+      .catch((err: unknown) => log.warn({ err }, 'purging the inbox failed'));
+  }, 3_600_000);
+  timer.unref();
+  return async () => clearInterval(timer);
 }
 
 /** For a service's main.ts: start it, stop gracefully on SIGTERM/SIGINT, exit 1 with the reason if it cannot start. */

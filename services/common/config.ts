@@ -50,6 +50,7 @@ export function commonSpecs(service: string, defaultPort: number) {
     AMQP_URL: url({ default: 'amqp://guest:guest@127.0.0.1:5672', desc: 'RabbitMQ connection string' }),
     AMQP_PREFIX: str({ default: 'payspec', desc: 'Prefix of the exchange and queue names (tests use their own)' }),
     EVENT_PREFETCH: num({ default: 20, desc: 'Unacknowledged events a consumer holds at once' }),
+    INBOX_RETENTION_DAYS: num({ default: 7, desc: 'How long handled event ids are remembered to skip redeliveries' }),
     EVENT_RETRY_DELAYS_MS: delays({ default: [1_000, 5_000, 30_000], desc: 'Delays before each redelivery of a failed event; then it is parked' }),
     AUTH_ISSUER: str({ default: 'payspec-identity' }),
     AUTH_AUDIENCE: str({ default: 'payspec' }),

@@ -11,7 +11,12 @@
 // runs the handler again on redelivery: handlers make their own effects idempotent (keyed by
 // event id, or by the version they apply), and the inbox spares the common case.
 import type { Collection, Db } from 'mongodb';
-import { isDuplicateKey } from '../mongo.js';
+import { type IndexPlan, isDuplicateKey } from '../mongo.js';
+
+export const inboxIndexes: IndexPlan = {
+  inbox: [{ key: { at: 1 }, name: 'by_time' }],
+  inbox_claims: [{ key: { at: 1 }, name: 'by_time' }],
+};
 
 interface InboxRecord {
   _id: string;
@@ -38,6 +43,16 @@ export class Inbox {
   /** Call after the handler succeeded. */
   async complete(eventId: string, type: string): Promise<void> {
     await insertOnce(this.handled, { _id: eventId, type, at: new Date() });
+  }
+
+  /**
+   * Forgets events handled before `before` (there are no TTL indexes on FerretDB). A redelivery
+   * comes within seconds, a retry within the retry delays; only an event delivered again after
+   * the retention would run its (idempotent) handler once more.
+   */
+  async purge(before: Date): Promise<number> {
+    const [handled, claims] = await Promise.all([this.handled.deleteMany({ at: { $lt: before } }), this.claims.deleteMany({ at: { $lt: before } })]);
+    return handled.deletedCount + claims.deletedCount;
   }
 }
 
