@@ -12,6 +12,7 @@ import { InFlight } from './http/in-flight.js';
 import type { RouterOptions, SecurityHandler } from './http/operation-router.js';
 import { type Service, createService, stopOnSignals } from './http/service.js';
 import { createLogger } from './logger.js';
+import { createEventMetrics, createMetrics } from './metrics.js';
 import { type IndexPlan, connectMongo, ensureIndexes } from './mongo.js';
 
 export interface ServiceDefinition {
@@ -48,6 +49,7 @@ export async function startService(definition: ServiceDefinition, env: NodeJS.Pr
   const log = createLogger(definition.name, config.LOG_LEVEL);
   const database = await connectMongo(config.MONGO_URL, config.MONGO_DB);
   const inbox = new Inbox(database.db);
+  const metrics = createMetrics(definition.name);
   const bus = new EventBus({
     url: config.AMQP_URL,
     prefix: config.AMQP_PREFIX,
@@ -56,6 +58,7 @@ export async function startService(definition: ServiceDefinition, env: NodeJS.Pr
     inbox,
     prefetch: config.EVENT_PREFETCH,
     retryDelaysMs: config.EVENT_RETRY_DELAYS_MS,
+    metrics: createEventMetrics(metrics.registry),
   });
   const hooks: (() => Promise<void>)[] = [];
   const inFlight = new InFlight();
@@ -89,6 +92,7 @@ export async function startService(definition: ServiceDefinition, env: NodeJS.Pr
         },
       },
       inFlight,
+      metrics,
       // The service's own hooks (relays, consumers' users) stop first, then the bus, then the database.
       onShutdown: [...hooks, () => bus.close(), database.close],
       shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,

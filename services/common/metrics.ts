@@ -32,3 +32,25 @@ export function createMetrics(service: string) {
   };
   return { registry, middleware };
 }
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** The event bus's counters, registered beside the HTTP metrics of the same service. */
+export function createEventMetrics(registry: Registry) {
+  return {
+    published: new Counter({
+      name: 'events_published_total',
+      help: 'Events published and confirmed by the broker, by type',
+      labelNames: ['type'] as const,
+      registers: [registry],
+    }),
+    consumed: new Counter({
+      name: 'events_consumed_total',
+      help: 'Deliveries by type and outcome: handled, duplicate (skipped by the inbox), retried, parked',
+      labelNames: ['type', 'outcome'] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+export type EventMetrics = ReturnType<typeof createEventMetrics>;

@@ -3,6 +3,8 @@
 import { expect } from 'chai';
 import { MongoClient } from 'mongodb';
 import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { createEventMetrics } from '../../services/common/metrics.js';
 import { EventBus } from '../../services/common/events/event-bus.js';
 import { Inbox } from '../../services/common/events/inbox.js';
 import { AMQP_PREFIX, AMQP_URL, MONGO_URL, TEST_RETRY_DELAYS_MS, deleteTopology, testDatabaseName } from '../testing/service-harness.js';
@@ -24,6 +26,10 @@ describe('parked events tool (integration)', function () {
   let mongo: MongoClient;
   let bus: EventBus;
   let broken = true;
+  const registry = new Registry();
+  const metrics = createEventMetrics(registry);
+  const consumed = async (outcome: string) =>
+    (await metrics.consumed.get()).values.find((v) => v.labels.outcome === outcome && v.labels.type === 'contract.cancelled')?.value ?? 0;
   const handled: string[] = [];
 
   before(async () => {
@@ -35,6 +41,7 @@ describe('parked events tool (integration)', function () {
       log: pino({ level: 'silent' }),
       inbox: new Inbox(mongo.db(testDatabaseName(service))),
       retryDelaysMs: TEST_RETRY_DELAYS_MS,
+      metrics,
     });
     bus.subscribe('contract.cancelled', async (event) => {
       if (broken) throw new Error('billing database is read-only');
@@ -81,5 +88,7 @@ describe('parked events tool (integration)', function () {
     await until(async () => handled.length, (n) => n === 1);
     expect(handled).to.deep.equal([event.id]);
     expect(await listParked(AMQP_URL, prefix, service)).to.deep.equal([]);
+    // What /metrics shows an operator: three retries, one parking, then one handled.
+    expect([await consumed('retried'), await consumed('parked'), await consumed('handled')]).to.deep.equal([TEST_RETRY_DELAYS_MS.length, 1, 1]);
   });
 });

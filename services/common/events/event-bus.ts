@@ -18,6 +18,7 @@ import { eventCatalog } from '../../../generated/events/catalog.js';
 import type { EventPayloads, EventType } from '../../../generated/events/types.js';
 import { type CloudEvent, type EventMeta, cloudEvent } from './cloud-event.js';
 import { eventProblem } from './event-schemas.js';
+import type { EventMetrics } from '../metrics.js';
 import type { Inbox } from './inbox.js';
 
 export interface EventContext {
@@ -43,6 +44,8 @@ export interface EventBusOptions {
   prefetch?: number;
   /** Delay before each retry of a failing handler; after the last, the message is parked. */
   retryDelaysMs?: number[];
+  /** Counters for /metrics (services/common/metrics.ts createEventMetrics). */
+  metrics?: EventMetrics;
 }
 
 /** Headers the bus sets on retried and parked messages. */
@@ -127,6 +130,7 @@ export class EventBus {
     for (;;) {
       try {
         await this.publisher.publish(this.names.exchange, eventCatalog[type].routingKey, content, options);
+        this.options.metrics?.published.inc({ type });
         return event;
       } catch (err) {
         // A publish sent but not yet confirmed when the connection drops fails with amqplib's
@@ -217,10 +221,12 @@ export class EventBus {
     try {
       if (!(await this.options.inbox!.begin(valid.id, valid.type))) {
         eventLog.debug('duplicate delivery skipped');
+        this.count(valid.type, 'duplicate');
         return ack(channel, message);
       }
       await handler(valid, { correlationId: valid.correlationid, causationId: valid.id, attempt, log: eventLog });
       await this.options.inbox!.complete(valid.id, valid.type);
+      this.count(valid.type, 'handled');
       ack(channel, message);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
@@ -230,12 +236,18 @@ export class EventBus {
         return this.park(channel, message, `handler failed ${attempt} times: ${reason}`);
       }
       eventLog.warn({ err, retryInMs: retry.ms }, 'event handler failed; retrying later');
+      this.count(valid.type, 'retried');
       await this.forward(channel, message, retry.queue, { [HEADERS.attempt]: attempt + 1, [HEADERS.lastError]: reason.slice(0, 500) });
     }
   }
 
   /** Moves a message to the parking queue with the reason in its headers; its handler is never called. */
+  private count(type: string, outcome: 'handled' | 'duplicate' | 'retried' | 'parked'): void {
+    this.options.metrics?.consumed.inc({ type, outcome });
+  }
+
   private async park(channel: ConfirmChannel, message: ConsumeMessage, reason: string): Promise<void> {
+    this.count(String(message.properties.type ?? message.fields.routingKey), 'parked');
     this.options.log.error({ reason: reason.slice(0, 500), messageId: message.properties.messageId }, 'message parked');
     await this.forward(channel, message, this.names.parking, {
       [HEADERS.parkedReason]: reason.slice(0, 1000),

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import express, { type Router } from 'express';
 import type { Logger } from 'pino';
 import { absolutePath as swaggerUiPath } from 'swagger-ui-dist';
-import { createMetrics } from '../metrics.js';
+import { type Metrics, createMetrics } from '../metrics.js';
 import { problemErrorHandler, writeProblem } from './errors.js';
 import type { InFlight } from './in-flight.js';
 import { problem } from './problem.js';
@@ -25,6 +25,8 @@ export interface ServiceOptions {
   port: number;
   /** Named checks for /health/ready; each throws when its dependency is not usable. */
   readiness?: Record<string, () => Promise<void>>;
+  /** The service's metrics registry (created here when not given), served at /metrics. */
+  metrics?: Metrics;
   /** Delegate calls the router tracks; shutdown waits for them after the server has closed. */
   inFlight?: InFlight;
   /** Run in order after the HTTP server has drained (close consumers, then the database). */
@@ -47,7 +49,7 @@ export function createService(options: ServiceOptions): Service {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  const metrics = createMetrics(options.name);
+  const metrics = options.metrics ?? createMetrics(options.name);
   let server: Server | undefined;
   let stopping: Promise<void> | undefined;
 
