@@ -107,6 +107,8 @@ export class EventBus {
         }
       },
     });
+    // A failed channel setup is reported here (an unhandled 'error' event would end the process).
+    this.publisher.on('error', (err: Error) => options.log.error({ err }, 'publisher channel setup failed; retrying on reconnection'));
   }
 
   get topology() {
@@ -179,6 +181,7 @@ export class EventBus {
         this.delivery = { channel, consumerTag };
       },
     });
+    this.consumer.on('error', (err: Error) => this.options.log.error({ err }, 'consumer channel setup failed; retrying on reconnection'));
     await this.consumer.waitForConnect();
   }
 
