@@ -17,7 +17,6 @@ import os from 'node:os';
 import type autocannon from 'autocannon';
 import { loadGatewayConfig } from '../../services/payment-gateway/gateway-config.js';
 import { PasswordHasher } from '../../services/payment-gateway/identity/passwords.js';
-import { deleteTopology } from '../testing/service-harness.js';
 import {
   Cleanup,
   type LoadOptions,
@@ -36,6 +35,7 @@ import {
   ratio,
   redact,
   reportFailures,
+  startBenchService,
   startServer,
 } from './harness.js';
 import { type DatabaseInfo, machineDetails, writeDocSection } from './report.js';
@@ -82,7 +82,8 @@ async function main(): Promise<void> {
     const options = parseLoadOptions(SCRIPT, DEFAULTS);
 
     // 1. The database (and, under the same name, the run's AMQP exchange and queues).
-    const { mongo, mongoUrl, database, dbName } = await openBenchDatabase(cleanup);
+    const db = await openBenchDatabase(cleanup);
+    const { mongo, mongoUrl, database, dbName } = db;
     const databaseProcess = localDatabaseProcess(mongoUrl);
     if (databaseProcess) log(`database process on this machine: ${databaseProcess.exe} (pid ${databaseProcess.pid}); its CPU is measured too`);
 
@@ -94,28 +95,12 @@ async function main(): Promise<void> {
     // 3. The two servers, each in its own process.
     const baseline = await startServer('baseline', 'tools/bench/baseline-server.ts', {}, '/hello');
     cleanup.add(() => baseline.stop());
-    // Cleanup runs last in, first out: the exchange and queues go once the gateway has stopped,
-    // or its outbox relay, still publishing, would declare them again.
-    cleanup.add(() => deleteTopology(dbName, 'payment-gateway'));
-    const gateway = await startServer(
-      'payment-gateway',
-      'services/payment-gateway/main.ts',
-      {
-        MONGO_URL: mongoUrl,
-        MONGO_DB: dbName,
-        // Its own exchange and queues: the events it publishes must not reach a running platform's.
-        AMQP_PREFIX: dbName,
-        LOG_LEVEL: 'warn',
-        VALIDATE_RESPONSES: 'false', // the production setting
-        SHUTDOWN_TIMEOUT_MS: '5000',
-        ARGON2_MEMORY_KIB: String(ARGON2.ARGON2_MEMORY_KIB),
-        ARGON2_TIME_COST: String(ARGON2.ARGON2_TIME_COST),
-        SIGN_IN_MAX_FAILURES_PER_CLIENT: String(SIGN_IN_LIMIT),
-        SIGN_IN_MAX_FAILURES_PER_ACCOUNT: String(SIGN_IN_LIMIT),
-      },
-      '/health/ready',
-    );
-    cleanup.add(() => gateway.stop());
+    const gateway = await startBenchService('payment-gateway', db, cleanup, {
+      ARGON2_MEMORY_KIB: String(ARGON2.ARGON2_MEMORY_KIB),
+      ARGON2_TIME_COST: String(ARGON2.ARGON2_TIME_COST),
+      SIGN_IN_MAX_FAILURES_PER_CLIENT: String(SIGN_IN_LIMIT),
+      SIGN_IN_MAX_FAILURES_PER_ACCOUNT: String(SIGN_IN_LIMIT),
+    });
 
     // 4. Users, their tokens, and money for the senders — all through the API.
     const api = new GatewayApi(gateway.url);

@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import { MongoClient } from 'mongodb';
+import { deleteTopology } from '../testing/service-harness.js';
 import { type DatabaseInfo, describeDatabase } from './report.js';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -231,6 +232,33 @@ async function stopChild(name: string, child: ChildProcess): Promise<void> {
     await gone;
   }
   log(`${name} stopped`);
+}
+
+/**
+ * Starts a Payspec service (`services/<name>/main.ts`) with the production settings a benchmark
+ * measures — no response validation, warn-level logs — on the run's own database and its own
+ * exchange and queues (the run's database name is also its AMQP prefix, so the events it
+ * publishes never reach a running platform's). Cleanup stops it, then deletes its topology:
+ * last in, first out, so nothing still publishing declares them again.
+ */
+export async function startBenchService(name: string, db: BenchDatabase, cleanup: Cleanup, env: Record<string, string> = {}): Promise<RunningServer> {
+  cleanup.add(() => deleteTopology(db.dbName, name));
+  const server = await startServer(
+    name,
+    `services/${name}/main.ts`,
+    {
+      MONGO_URL: db.mongoUrl,
+      MONGO_DB: db.dbName,
+      AMQP_PREFIX: db.dbName,
+      LOG_LEVEL: 'warn',
+      VALIDATE_RESPONSES: 'false', // the production setting
+      SHUTDOWN_TIMEOUT_MS: '5000',
+      ...env,
+    },
+    '/health/ready',
+  );
+  cleanup.add(() => server.stop());
+  return server;
 }
 
 /** A port nothing listens on right now (the OS picks it). */

@@ -16,7 +16,6 @@ import addFormatsModule from 'ajv-formats';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import contractSpec from '../../generated/contract/spec.json' with { type: 'json' };
 import { TEST_AUDIENCE, TEST_ISSUER, createTokenIssuer } from '../testing/tokens.js';
-import { deleteTopology } from '../testing/service-harness.js';
 import {
   Cleanup,
   type LoadOptions,
@@ -34,6 +33,7 @@ import {
   ratio,
   redact,
   reportFailures,
+  startBenchService,
   startServer,
 } from './harness.js';
 import { type DatabaseInfo, machineDetails, writeDocSection } from './report.js';
@@ -68,7 +68,8 @@ async function main(): Promise<void> {
     const options = parseLoadOptions('tools/bench/run.ts');
 
     // 1. The database.
-    const { mongoUrl, database, dbName } = await openBenchDatabase(cleanup);
+    const db = await openBenchDatabase(cleanup);
+    const { mongoUrl, database } = db;
 
     // Tokens: the same ES256 path as production, with keys the service trusts through AUTH_JWKS.
     // Long-lived so that a long --duration never runs into expiry (401s).
@@ -79,25 +80,7 @@ async function main(): Promise<void> {
     // 2. The two servers, each in its own process.
     const baseline = await startServer('baseline', 'tools/bench/baseline-server.ts', {}, '/hello');
     cleanup.add(() => baseline.stop());
-    // Cleanup runs last in, first out: the exchange and queues go once the service has stopped,
-    // or events it still publishes would declare them again.
-    cleanup.add(() => deleteTopology(dbName, 'contract'));
-    const contract = await startServer(
-      'contract',
-      'services/contract/main.ts',
-      {
-        MONGO_URL: mongoUrl,
-        MONGO_DB: dbName,
-        // Its own exchange and queues: the contract events it publishes must not reach a running platform's.
-        AMQP_PREFIX: dbName,
-        AUTH_JWKS: JSON.stringify(issuer.jwks),
-        LOG_LEVEL: 'warn',
-        VALIDATE_RESPONSES: 'false', // the production setting
-        SHUTDOWN_TIMEOUT_MS: '5000',
-      },
-      '/health/ready',
-    );
-    cleanup.add(() => contract.stop());
+    const contract = await startBenchService('contract', db, cleanup, { AUTH_JWKS: JSON.stringify(issuer.jwks) });
 
     // 3. Data for the read routes.
     const contractIds = await seedContracts(contract.url, auth);
