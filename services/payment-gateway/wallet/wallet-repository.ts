@@ -243,23 +243,7 @@ export class WalletRepository implements OutboxStore {
       const result = await this.append(account, legId, (head) =>
         head.balance < transfer.amount
           ? undefined
-          : {
-              _id: legId,
-              accountId: account,
-              seq: head.seq + 1,
-              type: 'transfer-out',
-              transactionId: transactionIdOf(legId),
-              amount: transfer.amount,
-              currency: transfer.currency,
-              balanceAfter: head.balance - transfer.amount,
-              at: at(),
-              transferId: transfer._id,
-              counterparty: transfer.to,
-              ...(transfer.note !== undefined ? { note: transfer.note } : {}),
-              ...(transfer.requestId !== undefined ? { requestId: transfer.requestId } : {}),
-              ...(transfer.correlationId !== undefined ? { correlationId: transfer.correlationId } : {}),
-              published: true,
-            },
+          : transferLeg(transfer, 'debit', head, at()),
       );
       if (result === 'refused') return this.refuse(transfer, 'insufficient-funds', at());
       if (result === 'recheck') {
@@ -274,23 +258,7 @@ export class WalletRepository implements OutboxStore {
   /** The credit leg (never refused), once. */
   async credit(transfer: TransferRecord, at: () => string): Promise<LedgerEntry> {
     const legId = legKey(transfer._id, 'credit');
-    const result = await this.appendCredit(transfer.to.userId, legId, (head) => ({
-      _id: legId,
-      accountId: transfer.to.userId,
-      seq: head.seq + 1,
-      type: 'transfer-in',
-      transactionId: transactionIdOf(legId),
-      amount: transfer.amount,
-      currency: transfer.currency,
-      balanceAfter: head.balance + transfer.amount,
-      at: at(),
-      transferId: transfer._id,
-      counterparty: transfer.from,
-      ...(transfer.note !== undefined ? { note: transfer.note } : {}),
-      ...(transfer.requestId !== undefined ? { requestId: transfer.requestId } : {}),
-      ...(transfer.correlationId !== undefined ? { correlationId: transfer.correlationId } : {}),
-      published: true,
-    }));
+    const result = await this.appendCredit(transfer.to.userId, legId, (head) => transferLeg(transfer, 'credit', head, at()));
     return result.entry;
   }
 
@@ -509,4 +477,27 @@ export class WalletRepository implements OutboxStore {
     });
     return run;
   }
+}
+
+/** One leg of a transfer as a ledger entry after `head` (transfer events come from the transfer record, not its legs). */
+function transferLeg(transfer: TransferRecord, side: 'debit' | 'credit', head: Head, at: string): LedgerEntry {
+  const legId = legKey(transfer._id, side);
+  const debit = side === 'debit';
+  return {
+    _id: legId,
+    accountId: debit ? transfer.from.userId : transfer.to.userId,
+    seq: head.seq + 1,
+    type: debit ? 'transfer-out' : 'transfer-in',
+    transactionId: transactionIdOf(legId),
+    amount: transfer.amount,
+    currency: transfer.currency,
+    balanceAfter: debit ? head.balance - transfer.amount : head.balance + transfer.amount,
+    at,
+    transferId: transfer._id,
+    counterparty: debit ? transfer.to : transfer.from,
+    ...(transfer.note !== undefined ? { note: transfer.note } : {}),
+    ...(transfer.requestId !== undefined ? { requestId: transfer.requestId } : {}),
+    ...(transfer.correlationId !== undefined ? { correlationId: transfer.correlationId } : {}),
+    published: true,
+  };
 }
