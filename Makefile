@@ -36,8 +36,8 @@ infra-down: ## Stop the FerretDB that `make infra` started
 test: check-generated lint typecheck infra ## Every check and every test (what CI runs)
 	$(NPX) mocha
 
-test-only: infra ## Only the mocha tests (e.g. make test-only ARGS="--grep Contract")
-	$(NPX) mocha $(ARGS)
+test-only: infra ## Only the mocha tests: all, or FILE=services/x/y.test.ts (several: FILE="a b"); ARGS="--grep Contract"
+	$(NPX) mocha $(if $(FILE),--config tools/dev/mocharc-files.mjs $(FILE)) $(ARGS)
 
 run: infra ## Start the whole platform (all services) on local infrastructure
 	$(NPX) tsx tools/dev/platform.ts
