@@ -1,5 +1,7 @@
 // The operators' parked-events tool against a real broker: a failing handler's message is
 // parked, listed with its reason, and handled once replayed after the fix.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { MongoClient } from 'mongodb';
 import { pino } from 'pino';
@@ -9,6 +11,10 @@ import { EventBus } from '../../services/common/events/event-bus.js';
 import { Inbox } from '../../services/common/events/inbox.js';
 import { AMQP_PREFIX, AMQP_URL, MONGO_URL, TEST_RETRY_DELAYS_MS, deleteTopology, testDatabaseName } from '../testing/service-harness.js';
 import { listParked, replayParked } from './parked-events.js';
+
+/** The tool as `make parked` / `make replay-parked` run it. */
+const runTool = (args: string[], prefix: string) =>
+  promisify(execFile)(process.execPath, ['--import', 'tsx', 'tools/ops/parked-events.ts', ...args], { env: { ...process.env, AMQP_URL, AMQP_PREFIX: prefix } });
 
 const until = async <T>(probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> => {
   const deadline = Date.now() + timeoutMs;
@@ -90,5 +96,18 @@ describe('parked events tool (integration)', function () {
     expect(await listParked(AMQP_URL, prefix, service)).to.deep.equal([]);
     // What /metrics shows an operator: three retries, one parking, then one handled.
     expect([await consumed('retried'), await consumed('parked'), await consumed('handled')]).to.deep.equal([TEST_RETRY_DELAYS_MS.length, 1, 1]);
+  });
+
+  it('says "nothing parked for <service>" when its parking queue is empty or was never declared', async () => {
+    // A producer-only service (contract) never declares a parking queue: that is not an error.
+    expect(await listParked(AMQP_URL, prefix, 'never-consumed')).to.deep.equal([]);
+    expect(await replayParked(AMQP_URL, prefix, 'never-consumed', 'all')).to.deep.equal([]);
+    expect((await runTool(['list', '--service', 'never-consumed'], prefix)).stdout).to.equal('nothing parked for never-consumed\n');
+    expect((await runTool(['replay', '--service', 'never-consumed', '--id', 'all'], prefix)).stdout).to.equal('nothing parked for never-consumed\n');
+    // A consumer whose parking queue exists but holds nothing (the first test replayed its one message).
+    expect((await runTool(['list', '--service', service], prefix)).stdout).to.equal(`nothing parked for ${service}\n`);
+    const show = await runTool(['show', '--service', 'never-consumed', '--id', 'evt-1'], prefix).catch((err: { code: number; stderr: string }) => err);
+    expect(show).to.include({ code: 1 });
+    expect((show as { stderr: string }).stderr).to.include('no parked message evt-1 for never-consumed');
   });
 });

@@ -50,8 +50,10 @@ async function withParked(
     const names = topologyNames(prefix, service, []);
     try {
       await channel.checkQueue(names.parking);
-    } catch {
-      throw new Error(`${service} has no parking queue ${names.parking}: it has never consumed events under prefix ${prefix}`);
+    } catch (err) {
+      // 404: the queue was never declared (the service never consumed an event), so nothing was parked.
+      if ((err as { code?: unknown }).code === 404) return seen;
+      throw err;
     }
     const held: GetMessage[] = [];
     for (;;) {
@@ -107,17 +109,20 @@ async function main(): Promise<void> {
   if (command === 'replay') {
     if (!values.id) throw new Error('replay needs --id MESSAGE_ID or --id all');
     const replayed = await replayParked(url, prefix, service, values.id);
-    console.log(replayed.length > 0 ? `replayed ${replayed.length}: ${replayed.join(', ')}` : 'nothing matched');
+    console.log(replayed.length > 0 ? `replayed ${replayed.length}: ${replayed.join(', ')}` : values.id === 'all' ? `nothing parked for ${service}` : `no parked message ${values.id} for ${service}`);
     return;
   }
   const parked = await listParked(url, prefix, service);
+  if (parked.length === 0 && command === 'list') {
+    console.log(`nothing parked for ${service}`);
+    return;
+  }
   if (command === 'show') {
     const one = parked.find((m) => m.messageId === values.id);
     if (!one) throw new Error(`no parked message ${values.id ?? '(give --id)'} for ${service}`);
     console.log(JSON.stringify({ ...one, body: tryJson(one.body) }, null, 2));
     return;
   }
-  if (parked.length === 0) console.log(`no parked messages for ${service}`);
   for (const m of parked) console.log(`${m.messageId}  ${m.type}  parked ${m.parkedAt} after ${m.attempts} attempt(s)\n    ${m.reason}`);
 }
 
