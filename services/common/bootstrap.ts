@@ -5,7 +5,7 @@ import type { Router } from 'express';
 import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
 import { bearerJwt } from './auth/bearer-jwt.js';
-import { type CommonConfig, commonSpecs, jwksSource, loadConfig } from './config.js';
+import { type CommonConfig, commonSpecs, jwksSource, loadConfig, redactSecrets, redactUrl } from './config.js';
 import { EventBus } from './events/event-bus.js';
 import { Inbox, inboxIndexes } from './events/inbox.js';
 import { InFlight } from './http/in-flight.js';
@@ -47,7 +47,11 @@ export interface ServiceDeps {
 export async function startService(definition: ServiceDefinition, env: NodeJS.ProcessEnv = process.env): Promise<Service> {
   const config = loadConfig(commonSpecs(definition.name, definition.defaultPort), env);
   const log = createLogger(definition.name, config.LOG_LEVEL);
-  const database = await connectMongo(config.MONGO_URL, config.MONGO_DB);
+  const database = await connectMongo(config.MONGO_URL, config.MONGO_DB).catch((err: unknown) => {
+    // The driver's messages name hosts, not credentials; the URL is shown with its password masked.
+    const reason = redactSecrets(err instanceof Error ? err.message : String(err), [config.MONGO_URL]);
+    throw new Error(`MONGO_URL: cannot connect to ${redactUrl(config.MONGO_URL)}: ${reason}`, { cause: err });
+  });
   const inbox = new Inbox(database.db);
   const metrics = createMetrics(definition.name);
   const bus = new EventBus({
@@ -85,6 +89,8 @@ export async function startService(definition: ServiceDefinition, env: NodeJS.Pr
       log,
       host: config.HOST,
       port: config.PORT,
+      corsOrigins: config.CORS_ORIGINS,
+      trustProxy: config.TRUST_PROXY,
       readiness: {
         mongodb: database.ping,
         rabbitmq: async () => {
@@ -124,7 +130,8 @@ export function runMain(definition: ServiceDefinition): void {
   startService(definition).then(
     (service) => stopOnSignals(service, createLogger(definition.name, process.env.LOG_LEVEL ?? 'info')),
     (err: unknown) => {
-      console.error(`${definition.name} failed to start: ${err instanceof Error ? err.message : String(err)}`);
+      const reason = err instanceof Error ? err.message : String(err);
+      console.error(`${definition.name} failed to start: ${redactSecrets(reason, Object.values(process.env))}`);
       process.exit(1);
     },
   );

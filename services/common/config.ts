@@ -2,6 +2,7 @@
 // An invalid value stops the service at start with the variable's name (envalid does the parsing).
 import { readFileSync } from 'node:fs';
 import { bool, cleanEnv, makeValidator, num, str, url } from 'envalid';
+import express from 'express';
 import type { JSONWebKeySet } from 'jose';
 
 export class ConfigError extends Error {}
@@ -14,9 +15,33 @@ export function loadConfig<S extends Specs>(specs: S, env: NodeJS.ProcessEnv = p
       const bad = Object.entries(errors);
       if (bad.length === 0) return;
       const lines = bad.map(([name, err]) => `  ${name}: ${(err as Error).message}`);
-      throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+      throw new ConfigError(redactSecrets(`Invalid configuration:\n${lines.join('\n')}`, Object.values(env)));
     },
   });
+}
+
+/**
+ * A URL with its password masked: `mongodb://user:secret@host/db` → `mongodb://user:***@host/db`.
+ * Everything up to the last `@` counts as the password, so one with an unescaped `@` or `/` in it
+ * is masked whole (at worst the host is masked too, never a piece of the password shown).
+ */
+export function redactUrl(value: string): string {
+  const match = /^([a-z][a-z0-9+.-]*:\/\/)([^:@/]*):([\s\S]*)@([^@]*)$/i.exec(value);
+  return match ? `${match[1]}${match[2]}:***@${match[4]}` : value;
+}
+
+/**
+ * Text (an error message, a log line) with the passwords of URLs masked: the given values
+ * (e.g. the environment) wherever they appear, then any `scheme://user:password@` left.
+ */
+export function redactSecrets(text: string, values: readonly (string | undefined)[] = []): string {
+  let redacted = text;
+  for (const value of values) {
+    if (!value) continue;
+    const masked = redactUrl(value);
+    if (masked !== value) redacted = redacted.split(value).join(masked);
+  }
+  return redacted.replace(/\b([a-z][a-z0-9+.-]*:\/\/[^\s"'`:@/]*):[^\s"'`]*@/gi, '$1:***@');
 }
 
 /** A TCP port; 0 lets the OS pick a free one (tests). */
@@ -30,6 +55,39 @@ const delays = makeValidator<number[]>((value) => {
   const list = value.split(',').map((v) => Number(v.trim()));
   if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`must be comma-separated positive milliseconds, got "${value}"`);
   return list;
+});
+
+/** CORS_ORIGINS: empty (no browser on another origin), `*` (any), or comma-separated origins. */
+const corsOrigins = makeValidator<'*' | string[]>((value) => {
+  if (value.trim() === '*') return '*';
+  const list = value.split(',').map((v) => v.trim()).filter(Boolean);
+  for (const origin of list) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      // reported below
+    }
+    if (!parsed || parsed.origin !== origin) {
+      throw new Error(`must be "*" or comma-separated origins like https://app.example.com (scheme, host and port only), got "${origin}"`);
+    }
+  }
+  return list;
+});
+
+/** TRUST_PROXY, Express's `trust proxy`: false, true, a number of hops, or addresses/subnets (`loopback, 10.0.0.0/8`). */
+export type TrustProxy = boolean | number | string;
+const trustProxy = makeValidator<TrustProxy>((value) => {
+  const v = value.trim();
+  if (v === '' || v === 'false') return false;
+  if (v === 'true') return true;
+  if (/^\d+$/.test(v)) return Number(v);
+  try {
+    express().set('trust proxy', v); // compiles the list: throws on an address it cannot parse
+  } catch (err) {
+    throw new Error(`must be true, false, a number of proxies, or comma-separated addresses/subnets (${(err as Error).message})`, { cause: err });
+  }
+  return v;
 });
 
 const jwks = makeValidator<JSONWebKeySet | undefined>((value) => {
@@ -59,6 +117,8 @@ export function commonSpecs(service: string, defaultPort: number) {
     AUTH_JWKS_FILE: str({ default: undefined, desc: 'Path to a JWKS JSON file (instead of AUTH_JWKS_URL)' }),
     VALIDATE_RESPONSES: bool({ default: false, desc: 'Check every response against the spec (a mismatch is a 500)' }),
     BODY_LIMIT_BYTES: num({ default: 100_000 }),
+    CORS_ORIGINS: corsOrigins({ default: [] as string[], desc: 'Origins whose browser pages may call the API ("*": any); none by default' }),
+    TRUST_PROXY: trustProxy({ default: false, desc: "Express's trust proxy: which proxies' X-Forwarded-For gives the client address" }),
     SHUTDOWN_TIMEOUT_MS: num({ default: 10_000 }),
   };
 }

@@ -21,8 +21,26 @@ export interface BearerJwtOptions {
   getKey?: JWTVerifyGetKey;
 }
 
-const unauthorized = (code: string, detail: string) =>
-  new HttpProblem(401, code, detail, { headers: { 'www-authenticate': `Bearer error="invalid_token"` } });
+/** The protection space every Payspec service names in its WWW-Authenticate challenges. */
+export const AUTH_REALM = 'payspec';
+
+/**
+ * The WWW-Authenticate value of a 401 (RFC 6750 §3): `Bearer realm="payspec"` when no token was
+ * sent, with `error="invalid_token"` (and a short description) when the one sent is not usable.
+ */
+export function bearerChallenge(invalidToken?: { description: string }): string {
+  return invalidToken
+    ? `Bearer realm="${AUTH_REALM}", error="invalid_token", error_description="${invalidToken.description.replace(/["\\]/g, '')}"`
+    : `Bearer realm="${AUTH_REALM}"`;
+}
+
+/** The challenge for a 401 written without one (e.g. a delegate's): invalid_token when a bearer token came with the request. */
+export function challengeFor(req: Request): string {
+  return /^bearer\s/i.test(req.header('authorization') ?? '') ? bearerChallenge({ description: 'The access token is not valid' }) : bearerChallenge();
+}
+
+const unauthorized = (code: string, detail: string, description: string) =>
+  new HttpProblem(401, code, detail, { headers: { 'www-authenticate': bearerChallenge({ description }) } });
 
 export function bearerJwt(options: BearerJwtOptions): SecurityHandler {
   const keys = options.getKey
@@ -36,9 +54,9 @@ export function bearerJwt(options: BearerJwtOptions): SecurityHandler {
 
   return async (req: Request): Promise<Principal> => {
     const header = req.header('authorization');
-    if (!header) throw new HttpProblem(401, 'missing-token', 'This operation needs an `Authorization: Bearer <token>` header.', { headers: { 'www-authenticate': 'Bearer' } });
+    if (!header) throw new HttpProblem(401, 'missing-token', 'This operation needs an `Authorization: Bearer <token>` header.', { headers: { 'www-authenticate': bearerChallenge() } });
     const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/.exec(header);
-    if (!match) throw unauthorized('malformed-token', 'The Authorization header is not a bearer JWT.');
+    if (!match) throw unauthorized('malformed-token', 'The Authorization header is not a bearer JWT.', 'The Authorization header is not a bearer JWT');
     let payload;
     try {
       ({ payload } = await jwtVerify(match[1]!, keys, {
@@ -49,9 +67,9 @@ export function bearerJwt(options: BearerJwtOptions): SecurityHandler {
         clockTolerance: 5,
       }));
     } catch (err) {
-      if (err instanceof errors.JWTExpired) throw unauthorized('token-expired', 'The access token has expired; refresh it.');
+      if (err instanceof errors.JWTExpired) throw unauthorized('token-expired', 'The access token has expired; refresh it.', 'The access token expired');
       if (err instanceof errors.JOSEError && !(err instanceof errors.JWKSTimeout)) {
-        throw unauthorized('invalid-token', 'The access token is not valid for this API.');
+        throw unauthorized('invalid-token', 'The access token is not valid for this API.', 'The access token is not valid');
       }
       // The key set could not be fetched: our outage, not the caller's fault.
       throw new HttpProblem(503, 'auth-unavailable', 'Token keys cannot be fetched right now; try again shortly.', { headers: { 'retry-after': '5' } });

@@ -4,9 +4,12 @@
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import cors from 'cors';
 import express, { type Router } from 'express';
 import type { Logger } from 'pino';
 import { absolutePath as swaggerUiPath } from 'swagger-ui-dist';
+import { challengeFor } from '../auth/bearer-jwt.js';
+import { type TrustProxy, redactSecrets } from '../config.js';
 import { type Metrics, createMetrics } from '../metrics.js';
 import { problemErrorHandler, writeProblem } from './errors.js';
 import type { InFlight } from './in-flight.js';
@@ -32,7 +35,24 @@ export interface ServiceOptions {
   /** Run in order after the HTTP server has drained (close consumers, then the database). */
   onShutdown?: (() => Promise<void>)[];
   shutdownTimeoutMs?: number;
+  /** Origins whose browser pages may call the service (CORS); `'*'`: any. None by default. */
+  corsOrigins?: '*' | readonly string[];
+  /** Express's `trust proxy`: which proxies' X-Forwarded-For sets the client address (req.ip). Off by default. */
+  trustProxy?: TrustProxy;
 }
+
+/** What a browser on an allowed origin may send, and read from the answers (CORS). */
+export const CORS_ALLOWED_HEADERS = ['authorization', 'content-type', 'idempotency-key', 'x-request-id', 'x-correlation-id'];
+export const CORS_EXPOSED_HEADERS = [
+  'location',
+  'x-request-id',
+  'x-correlation-id',
+  'idempotency-replayed',
+  'idempotent-replayed',
+  'www-authenticate',
+  'retry-after',
+];
+const CORS_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
 
 export interface Service {
   readonly name: string;
@@ -49,6 +69,7 @@ export function createService(options: ServiceOptions): Service {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.set('trust proxy', options.trustProxy ?? false);
   const metrics = options.metrics ?? createMetrics(options.name);
   let server: Server | undefined;
   let stopping: Promise<void> | undefined;
@@ -65,7 +86,33 @@ export function createService(options: ServiceOptions): Service {
     });
     next();
   });
+  // Every 401 carries a challenge (RFC 9110 §15.5.2), also one a delegate returns without it.
+  app.use((req, res, next) => {
+    const writeHead = res.writeHead;
+    res.writeHead = function (this: typeof res, ...args: unknown[]) {
+      const status = typeof args[0] === 'number' ? args[0] : res.statusCode;
+      if (status === 401 && !res.hasHeader('www-authenticate')) res.setHeader('www-authenticate', challengeFor(req));
+      return writeHead.apply(this, args as Parameters<typeof writeHead>);
+    } as typeof writeHead;
+    next();
+  });
   app.use(metrics.middleware);
+  if (options.corsOrigins === '*' || (options.corsOrigins && options.corsOrigins.length > 0)) {
+    const allowed = options.corsOrigins === '*' ? undefined : new Set(options.corsOrigins);
+    // The answer depends on the Origin, allowed or not: caches must keep them apart.
+    if (allowed) app.use((_req, res, next) => void (res.vary('Origin'), next()));
+    // Before any route and before authentication: a preflight carries no token and is answered here.
+    // Another origin gets no CORS header at all (and its preflight goes on to the 404/405 of the API).
+    app.use(
+      cors({
+        origin: allowed ? (origin, done) => done(null, origin !== undefined && allowed.has(origin) ? origin : false) : '*',
+        methods: CORS_METHODS,
+        allowedHeaders: CORS_ALLOWED_HEADERS,
+        exposedHeaders: CORS_EXPOSED_HEADERS,
+        maxAge: 600,
+      }),
+    );
+  }
 
   app.get('/health/live', (_req, res) => {
     res.json({ status: 'ok' });
@@ -79,7 +126,7 @@ export function createService(options: ServiceOptions): Service {
           checks[name] = 'ok';
         } catch (err) {
           checks[name] = 'unavailable';
-          log.warn({ check: name, err: (err as Error).message }, 'readiness check failed');
+          log.warn({ check: name, err: redactSecrets((err as Error).message) }, 'readiness check failed');
         }
       }),
     );
@@ -160,7 +207,14 @@ function docsPage(name: string): string {
 <body>
   <div id="swagger-ui"></div>
   <script src="/docs/swagger-ui-bundle.js"></script>
-  <script>window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui' });</script>
+  <script>
+    // "Try it out" calls the server this page came from first (the spec's own servers stay
+    // selectable): same origin, so it works without CORS, however the host is spelled.
+    fetch('/openapi.json').then((r) => r.json()).then((spec) => {
+      spec.servers = [{ url: location.origin, description: 'This server' }].concat((spec.servers || []).filter((s) => s.url !== location.origin));
+      window.ui = SwaggerUIBundle({ spec, dom_id: '#swagger-ui' });
+    });
+  </script>
 </body>
 </html>
 `;
