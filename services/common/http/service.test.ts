@@ -205,14 +205,30 @@ describe('createService: CORS, trust proxy, WWW-Authenticate (integration over H
     }
   });
 
-  it('points the docs page\'s "Try it out" at the server that served it', async () => {
-    const service = await started({});
-    try {
-      const page = await (await fetch(`${service.url}/docs`)).text();
-      expect(page).to.include("fetch('/openapi.json')").and.include('location.origin');
-    } finally {
-      await service.stop();
-    }
+  it('points the docs page\'s "Try it out" at the server that served it unless the spec names it', async () => {
+    // The page's script, run against stand-ins for the browser's fetch, location and Swagger UI.
+    const serversSeen = async (servers: { url: string }[] | undefined, page: string) => {
+      const service = await started({ spec: { openapi: '3.1.0', ...(servers ? { servers } : {}) } });
+      try {
+        const html = await (await fetch(`${service.url}/docs`)).text();
+        const script = /<script>([\s\S]*?)<\/script>/.exec(html)![1]!;
+        const spec = await (await fetch(`${service.url}/openapi.json`)).json();
+        let shown: { spec: { servers?: { url: string }[] } } | undefined;
+        new Function('fetch', 'location', 'SwaggerUIBundle', 'window', script)(
+          async () => ({ json: async () => spec }),
+          new URL(page),
+          (options: typeof shown) => (shown = options),
+          {},
+        );
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return shown!.spec.servers?.map((s) => s.url);
+      } finally {
+        await service.stop();
+      }
+    };
+    expect(await serversSeen([{ url: 'http://localhost:8081' }], 'http://127.0.0.1:8081/docs')).to.deep.equal(['http://127.0.0.1:8081', 'http://localhost:8081']);
+    expect(await serversSeen(undefined, 'http://127.0.0.1:8081/docs')).to.deep.equal(['http://127.0.0.1:8081']);
+    expect(await serversSeen([{ url: '/' }], 'https://api.example.com/docs'), 'a relative server is this one already').to.deep.equal(['/']);
   });
 });
 

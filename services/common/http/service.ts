@@ -208,10 +208,14 @@ function docsPage(name: string): string {
   <div id="swagger-ui"></div>
   <script src="/docs/swagger-ui-bundle.js"></script>
   <script>
-    // "Try it out" calls the server this page came from first (the spec's own servers stay
-    // selectable): same origin, so it works without CORS, however the host is spelled.
+    // "Try it out" calls the server this page came from unless the spec names it already (the
+    // spec's own servers stay selectable): same origin, so no CORS is needed, however the host
+    // is spelled (127.0.0.1 or localhost, behind a proxy or not).
     fetch('/openapi.json').then((r) => r.json()).then((spec) => {
-      spec.servers = [{ url: location.origin, description: 'This server' }].concat((spec.servers || []).filter((s) => s.url !== location.origin));
+      const servers = spec.servers || [];
+      if (!servers.some((s) => new URL(s.url, location.href).origin === location.origin)) {
+        spec.servers = [{ url: location.origin, description: 'This server' }].concat(servers);
+      }
       window.ui = SwaggerUIBundle({ spec, dom_id: '#swagger-ui' });
     });
   </script>
