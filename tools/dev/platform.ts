@@ -5,7 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { devSigningKey } from './dev-keys.js';
 
-/** Grows as services land: name, entry point, default port (DESIGN.md §9). */
+/** Grows as services land: name, entry point, default port (the README's table of services lists the same). */
 const SERVICES = [
   { name: 'payment-gateway', entry: 'services/payment-gateway/main.ts', port: 8080 },
   { name: 'contract', entry: 'services/contract/main.ts', port: 8081 },
