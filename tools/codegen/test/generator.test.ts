@@ -83,7 +83,7 @@ describe('codegen: refusing bad specs', function () {
     const spec: Record<string, unknown> = {
       openapi: '3.1.0',
       info: { title: 'Things', version: '1.0.0', license: { name: 'Apache-2.0', identifier: 'Apache-2.0' } },
-      servers: [{ url: 'http://localhost:8099' }],
+      servers: [{ url: '/' }],
       security: [{ bearerAuth: ['operator'] }],
       paths: { '/things': { post: op } },
       components: {
