@@ -162,8 +162,8 @@ export type ListContractHistoryResponse =
   | { status: 403; body: Schemas['Problem'] }
   | { status: 404; body: Schemas['Problem'] };
 
-/** Implement this (and nothing else) to serve the Contract API: one method per operation. */
-export interface ContractDelegate {
+/** Implement this (and nothing else) to serve the operations tagged `contracts`: one method per operation. */
+export interface ContractsDelegate {
   /** GET /contracts: List contracts */
   listContracts(request: ListContractsRequest, ctx: AuthenticatedContext): Promise<ListContractsResponse>;
   /** POST /contracts: Create a contract */
@@ -183,3 +183,6 @@ export interface ContractDelegate {
   /** GET /contracts/{contractId}/history: Read the contract's history */
   listContractHistory(request: ListContractHistoryRequest, ctx: AuthenticatedContext): Promise<ListContractHistoryResponse>;
 }
+
+/** The whole Contract API, as its router takes it: every tag's delegate. */
+export interface ContractDelegate extends ContractsDelegate {}

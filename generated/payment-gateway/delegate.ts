@@ -130,8 +130,8 @@ export type ListTransactionsResponse =
   | { status: 401; body: Readable<Schemas['Problem']> }
   | { status: 403; body: Readable<Schemas['Problem']> };
 
-/** Implement this (and nothing else) to serve the PaymentGateway API: one method per operation. */
-export interface PaymentGatewayDelegate {
+/** Implement this (and nothing else) to serve the operations tagged `identity`: one method per operation. */
+export interface IdentityDelegate {
   /** POST /auth/sign-up: Create an account */
   signUp(request: SignUpRequest, ctx: RequestContext): Promise<SignUpResponse>;
   /** POST /auth/sign-in: Exchange e-mail and password for tokens */
@@ -144,6 +144,10 @@ export interface PaymentGatewayDelegate {
   getProfile(request: GetProfileRequest, ctx: AuthenticatedContext): Promise<GetProfileResponse>;
   /** GET /.well-known/jwks.json: The public keys that sign access tokens */
   getJwks(request: GetJwksRequest, ctx: RequestContext): Promise<GetJwksResponse>;
+}
+
+/** Implement this (and nothing else) to serve the operations tagged `wallet`: one method per operation. */
+export interface WalletDelegate {
   /** GET /wallet: The caller's balance */
   getWallet(request: GetWalletRequest, ctx: AuthenticatedContext): Promise<GetWalletResponse>;
   /** POST /wallet/top-ups: Add money to the wallet (simulated funding) */
@@ -153,3 +157,6 @@ export interface PaymentGatewayDelegate {
   /** GET /wallet/transactions: The wallet's transactions, newest first */
   listTransactions(request: ListTransactionsRequest, ctx: AuthenticatedContext): Promise<ListTransactionsResponse>;
 }
+
+/** The whole PaymentGateway API, as its router takes it: every tag's delegate. */
+export interface PaymentGatewayDelegate extends IdentityDelegate, WalletDelegate {}

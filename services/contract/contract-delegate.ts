@@ -1,6 +1,6 @@
-// The Contract API: the generated ContractDelegate, implemented. HTTP, validation and security
+// The Contract API: the generated ContractsDelegate, implemented. HTTP, validation and security
 // are already done when a method runs; it applies the contract's rules and answers.
-import type { ContractDelegate, Schemas } from '../../generated/contract/delegate.js';
+import type { ContractsDelegate, Schemas } from '../../generated/contract/delegate.js';
 import type { AuthenticatedContext } from '../common/http/context.js';
 import { problem } from '../common/http/problem.js';
 import { idForIdempotencyKey, requestHash } from '../common/ids.js';
@@ -57,7 +57,7 @@ function mandateProblem(input: Schemas['MandateInput']) {
   return undefined;
 }
 
-export function createContractDelegate({ repository, onChange = () => {}, now = () => new Date() }: ContractDelegateDeps): ContractDelegate {
+export function createContractDelegate({ repository, onChange = () => {}, now = () => new Date() }: ContractDelegateDeps): ContractsDelegate {
   /**
    * Applies `change` to the latest version of a contract, retrying on a version collision.
    * `change` answers a problem to refuse, or the new state and change type.

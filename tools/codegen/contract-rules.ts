@@ -1,6 +1,7 @@
 // Payspec's own spec rules, on top of Redocly's recommended set. They make the generic contract
 // tests sound: a request the schema forbids must be rejectable (closed bodies), every error the
-// runtime produces must be declared, and every error body is problem+json.
+// runtime produces must be declared, and every error body is problem+json. They also keep the
+// generated code well-formed: one tag per operation (it names the delegate that implements it).
 import { type JsonObject, type OperationModel, resolveRef } from './openapi-model.js';
 
 const PROBLEM_JSON = 'application/problem+json';
@@ -13,6 +14,11 @@ export function checkContractRules(doc: JsonObject, operations: OperationModel[]
     if (!/^[a-z][A-Za-z0-9]*$/.test(op.operationId)) errors.push(`${where}: operationId must be lowerCamelCase`);
     if (seen.has(op.operationId)) errors.push(`${where}: duplicate operationId`);
     seen.add(op.operationId);
+    if (op.tags.length !== 1) {
+      errors.push(`${where}: must have exactly one tag (it names the delegate interface that implements the operation), has ${op.tags.length === 0 ? 'none' : op.tags.join(', ')}`);
+    } else if (!/^[A-Za-z][A-Za-z0-9 _-]*$/.test(op.tags[0]!)) {
+      errors.push(`${where}: tag '${op.tags[0]}' must start with a letter and hold only letters, digits, spaces, '-' or '_' (it becomes an interface name)`);
+    }
     const statuses = new Set(op.responses.map((r) => r.status));
     const has = (status: string) => statuses.has(status) || statuses.has('default');
 

@@ -131,16 +131,46 @@ export function emitDelegate(names: ApiNames, operations: OperationModel[], { re
     out.push(`export type ${P}Response =\n${op.responses.map((r) => responseVariant(op, r, declared, readWriteMarkers)).join('\n')};\n`);
   }
 
-  out.push(`/** Implement this (and nothing else) to serve the ${names.pascal} API: one method per operation. */`);
-  out.push(`export interface ${names.pascal}Delegate {`);
-  for (const op of operations) {
-    const P = pascalOf(op.operationId);
-    const ctx = isSecured(op) ? 'AuthenticatedContext' : 'RequestContext';
-    out.push(`  /** ${doc(op)} */`);
-    out.push(`  ${op.operationId}(request: ${P}Request, ctx: ${ctx}): Promise<${P}Response>;`);
+  const byTag = tagDelegates(names, operations);
+  for (const { tag, name, operations: tagged } of byTag) {
+    out.push(`/** Implement this (and nothing else) to serve the operations tagged \`${tag}\`: one method per operation. */`);
+    out.push(`export interface ${name} {`);
+    for (const op of tagged) {
+      const P = pascalOf(op.operationId);
+      const ctx = isSecured(op) ? 'AuthenticatedContext' : 'RequestContext';
+      out.push(`  /** ${doc(op)} */`);
+      out.push(`  ${op.operationId}(request: ${P}Request, ctx: ${ctx}): Promise<${P}Response>;`);
+    }
+    out.push('}\n');
   }
-  out.push('}\n');
+  const whole = `${names.pascal}Delegate`;
+  if (!byTag.some((t) => t.name === whole)) {
+    out.push(`/** The whole ${names.pascal} API, as its router takes it: every tag's delegate. */`);
+    out.push(`export interface ${whole} extends ${byTag.map((t) => t.name).join(', ')} {}\n`);
+  }
   return out.join('\n');
+}
+
+/**
+ * One delegate interface per tag (`identity` → `IdentityDelegate`), in the order tags first appear.
+ * The contract rules guarantee one tag per operation; names that would clash are refused here.
+ */
+export function tagDelegates(names: ApiNames, operations: OperationModel[]): { tag: string; name: string; operations: OperationModel[] }[] {
+  const groups = new Map<string, { tag: string; name: string; operations: OperationModel[] }>();
+  for (const op of operations) {
+    const tag = op.tags[0];
+    if (op.tags.length !== 1 || tag === undefined) throw new Error(`${op.operationId} must have exactly one tag`);
+    const name = `${apiNames(tag, '', '').pascal}Delegate`;
+    const group = groups.get(name);
+    if (group && group.tag !== tag) throw new Error(`tags '${group.tag}' and '${tag}' would both name ${name}; rename one`);
+    if (group) group.operations.push(op);
+    else groups.set(name, { tag, name, operations: [op] });
+  }
+  const all = [...groups.values()];
+  const whole = `${names.pascal}Delegate`;
+  const clash = all.find((g) => g.name === whole);
+  if (clash && all.length > 1) throw new Error(`tag '${clash.tag}' would name ${whole}, the whole API's delegate; rename the tag`);
+  return all;
 }
 
 export function emitRouter(names: ApiNames, operations: OperationModel[]): string {

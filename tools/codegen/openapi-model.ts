@@ -35,6 +35,8 @@ export interface OperationModel {
   method: HttpMethod;
   path: string;
   summary?: string;
+  /** The operation's tags; the contract rules require exactly one, which names its delegate interface. */
+  tags: string[];
   parameters: ParameterModel[];
   requestBody?: { required: boolean; media: MediaModel };
   responses: ResponseModel[];
@@ -121,6 +123,7 @@ export function readOperations(doc: JsonObject): OperationModel[] {
         method,
         path,
         ...(typeof op.summary === 'string' ? { summary: op.summary } : {}),
+        tags: Array.isArray(op.tags) ? (op.tags as unknown[]).map(String) : [],
         parameters,
         ...(body && bodyMedia ? { requestBody: { required: body.required === true, media: bodyMedia } } : {}),
         responses,

@@ -1,11 +1,10 @@
 // The identity operations of the Payment Gateway API: sign-up, sign-in, token refresh and
 // sign-out, the profile, and the public keys. The gateway is the platform's token issuer.
 // Nothing here logs or returns a password, a hash, a token or a key.
-import type { Schemas } from '../../../generated/payment-gateway/delegate.js';
+import type { IdentityDelegate, Schemas } from '../../../generated/payment-gateway/delegate.js';
 import type { RequestContext } from '../../common/http/context.js';
 import { problem } from '../../common/http/problem.js';
 import type { GatewayConfig } from '../gateway-config.js';
-import type { IdentityOperations } from '../payment-gateway-delegate.js';
 import type { IdentityRepository, StoredUser } from './identity-repository.js';
 import { PasswordHasher, normalizeEmail, passwordProblem } from './passwords.js';
 import { newFamilyId } from './refresh-tokens.js';
@@ -47,7 +46,7 @@ function toApiUser(user: Omit<StoredUser, 'passwordHash'>): Schemas['User'] {
   };
 }
 
-export function createIdentityDelegate({ users, keys, settings, issuer, audience, onChange, now = () => new Date() }: IdentityDelegateDeps): IdentityOperations {
+export function createIdentityDelegate({ users, keys, settings, issuer, audience, onChange, now = () => new Date() }: IdentityDelegateDeps): IdentityDelegate {
   const hasher = new PasswordHasher(settings);
   const limits = {
     maxPerAccount: settings.SIGN_IN_MAX_FAILURES_PER_ACCOUNT,

@@ -2,12 +2,11 @@
 // balance, top-ups, transfers to another user by e-mail, transactions. HTTP, validation and
 // security (customers and merchants only) are done when a method runs. Storage rules and the
 // transfer's states are in wallet-repository.ts.
-import type { Schemas } from '../../../generated/payment-gateway/delegate.js';
+import type { Schemas, WalletDelegate } from '../../../generated/payment-gateway/delegate.js';
 import type { AuthenticatedContext } from '../../common/http/context.js';
 import { problem } from '../../common/http/problem.js';
 import { idForIdempotencyKey, requestHash } from '../../common/ids.js';
 import { decodeCursor, toPage } from '../../common/pagination.js';
-import type { WalletOperations } from '../payment-gateway-delegate.js';
 import { type LedgerEntry, type Party, type TransferRecord, type WalletRepository, legKey } from './wallet-repository.js';
 
 export interface WalletUser {
@@ -65,7 +64,7 @@ export function toTransaction(entry: LedgerEntry): Schemas['Transaction'] {
 /** A date-time query value as the ledger stores times (UTC, milliseconds), so strings compare in time order. */
 const normalizeTime = (value: string | undefined) => (value === undefined ? undefined : new Date(value).toISOString());
 
-export function createWalletDelegate({ wallets, users, onChange, now = () => new Date() }: WalletDelegateDeps): WalletOperations {
+export function createWalletDelegate({ wallets, users, onChange, now = () => new Date() }: WalletDelegateDeps): WalletDelegate {
   const at = () => now().toISOString();
   const currencyMismatch = (currency: string) =>
     refused('currency-mismatch', `This wallet holds ${wallets.currency}, not ${currency}.`, '/body/currency');

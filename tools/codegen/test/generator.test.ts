@@ -44,6 +44,19 @@ describe('codegen: generation', () => {
     }
   });
 
+  it('emits one delegate interface per tag, and the whole API as their union for the router', async () => {
+    const { files } = await generateApi(fixtureSpec, fixtureOut, config);
+    const delegate = files.get('delegate.ts')!;
+    const members = (name: string) => {
+      const block = new RegExp(`export interface ${name} \\{\\n([\\s\\S]*?)\\n\\}`).exec(delegate)?.[1] ?? '';
+      return [...block.matchAll(/^ {2}(\w+)\(/gm)].map((m) => m[1]);
+    };
+    expect(members('PetsDelegate')).to.deep.equal(['listPets', 'createPet', 'getPet', 'deletePet', 'adoptPet']);
+    expect(members('StoreDelegate')).to.deep.equal(['getStoreInfo']);
+    expect(delegate).to.contain('export interface PetstoreDelegate extends PetsDelegate, StoreDelegate {}');
+    expect(files.get('router.ts')).to.contain('export function createPetstoreRouter(delegate: api.PetstoreDelegate,');
+  });
+
   it('the committed fixture output is what the fixture spec produces', async () => {
     const fresh = await generateApi(fixtureSpec, fixtureOut, config);
     const dir = join(fixtureOut, fresh.api);
@@ -69,6 +82,7 @@ describe('codegen: refusing bad specs', function () {
     const problem = { description: 'A problem.', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
     const op: Record<string, unknown> = {
       operationId: 'createThing',
+      tags: ['things'],
       summary: 'Create a thing',
       requestBody: {
         required: true,
@@ -120,7 +134,28 @@ describe('codegen: refusing bad specs', function () {
     const { file } = writeSpec('good-in-process');
     const { api, files } = await generateApi(file, join(dir, 'unused'), config);
     expect(api).to.equal('good-in-process');
-    expect(files.get('delegate.ts')).to.contain('export interface GoodInProcessDelegate {');
+    expect(files.get('delegate.ts')).to.contain('export interface ThingsDelegate {');
+    expect(files.get('delegate.ts')).to.contain('export interface GoodInProcessDelegate extends ThingsDelegate {}');
+  });
+
+  it('an operation without exactly one tag breaks a contract rule (the tag names its delegate)', async () => {
+    const untagged = writeSpec('untagged', (op) => delete op.tags);
+    await expectRejection(generateApi(untagged.file, join(dir, 'unused'), config), /createThing\): must have exactly one tag \(it names the delegate interface that implements the operation\), has none/);
+    const twoTags = writeSpec('two-tags', (op) => {
+      op.tags = ['things', 'stuff'];
+    });
+    await expectRejection(generateApi(twoTags.file, join(dir, 'unused'), config), /must have exactly one tag .*, has things, stuff/);
+  });
+
+  it('a tag that would name the whole API\'s delegate next to another tag is refused', async () => {
+    const { file } = writeSpec('clash', (op, spec) => {
+      op.tags = ['clash'];
+      const other = structuredClone(op);
+      other.operationId = 'createOther';
+      other.tags = ['other'];
+      (spec.paths as Record<string, unknown>)['/others'] = { post: other };
+    });
+    await expectRejection(generateApi(file, join(dir, 'unused'), config), /tag 'clash' would name ClashDelegate, the whole API's delegate/);
   });
 
   it('an open request body schema breaks a contract rule', async () => {
@@ -458,6 +493,7 @@ describe('codegen: compile-time guarantees of the generated delegate', function 
     'missing-method': { code: 2741, mentions: "'getStoreInfo'" },
     'missing-method-literal': { code: 2741, mentions: "'getStoreInfo'" },
     'undeclared-status-in-literal': { code: 2322, mentions: '200' },
+    'other-tag-method': { code: 2353, mentions: "'listPets'" },
   };
   const source = readFileSync(delegateFile, 'utf8');
   const lines = source.split('\n');

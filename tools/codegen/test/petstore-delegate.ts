@@ -1,5 +1,6 @@
-// An in-memory implementation of the generated PetstoreDelegate (tools/codegen/test/fixtures/petstore.yaml),
-// served by generator.test.ts through the generated router and called through the generated client.
+// An in-memory implementation of the generated PetstoreDelegate (tools/codegen/test/fixtures/petstore.yaml):
+// one part per tag, each typed by its generated interface (PetsDelegate, StoreDelegate), served by
+// generator.test.ts through the generated router and called through the generated client.
 //
 // The second half is never run: it is a set of small functions that must NOT compile. Each carries a
 // ts-expect-error directive, tagged with the case's name, on the line before the one offending line; `tsc` reports an unused directive
@@ -17,8 +18,10 @@ import type {
   GetPetResponse,
   GetStoreInfoResponse,
   ListPetsRequest,
+  PetsDelegate,
   PetstoreDelegate,
   Schemas,
+  StoreDelegate,
 } from './fixtures/generated/petstore/delegate.js';
 import type { Readable } from './fixtures/generated/petstore/types.js';
 
@@ -40,7 +43,7 @@ export function createPetstoreDelegate({ now = () => new Date() }: PetstoreDeleg
   const nextId = () => `pet_${(++sequence).toString(36).padStart(8, '0')}`;
   const notFound = (petId: string) => ({ status: 404 as const, body: problem(404, 'pet-not-found', `No pet ${petId}.`) });
 
-  return {
+  const petsPart: PetsDelegate = {
     async listPets({ query, headers }) {
       const matching = [...pets.values()]
         .filter((p) => query.petType === undefined || p.pet.petType === query.petType)
@@ -98,11 +101,14 @@ export function createPetstoreDelegate({ now = () => new Date() }: PetstoreDeleg
       adoptions.set(path.petId, adoption);
       return { status: 200, body: adoption };
     },
+  };
 
+  const storePart: StoreDelegate = {
     async getStoreInfo() {
       return { status: 200, body: { name: 'Payspec Pets', motto: null, petCount: pets.size } };
     },
   };
+  return { ...petsPart, ...storePart };
 }
 
 // ───────────────────────── Typecheck only: each case below must fail to compile ─────────────────────────
@@ -208,6 +214,15 @@ function missingMethodLiteral(base: PetstoreDelegate): PetstoreDelegate {
   return delegate;
 }
 
+/** A tag's delegate has that tag's operations only. */
+function otherTagMethod(base: PetstoreDelegate): StoreDelegate {
+  return {
+    getStoreInfo: base.getStoreInfo,
+    // @ts-expect-error [other-tag-method] listPets is tagged pets, so it belongs to PetsDelegate
+    listPets: base.listPets,
+  };
+}
+
 /**
  * In a delegate object literal a wrong answer is caught too, but TypeScript reports it on the method's
  * name (the whole method is not assignable), not on the `return` line.
@@ -239,4 +254,5 @@ void [
   missingMethod,
   missingMethodLiteral,
   undeclaredStatusInLiteral,
+  otherTagMethod,
 ];
