@@ -26,7 +26,7 @@ export function newId(prefix: string): string {
 /**
  * The id of the resource an idempotent request creates, derived from who asked and their key.
  * A retry computes the same id, so the insert collides on the primary key and the first
- * answer can be replayed — one atomic guard, no separate key store (DESIGN.md §6).
+ * answer can be replayed — one atomic guard, no separate key store (docs/architecture.md).
  */
 export function idForIdempotencyKey(prefix: string, scope: string, key: string): string {
   return `${prefix}_${base32(createHash('sha256').update(`${scope}\u0000${key}`).digest(), 26)}`;

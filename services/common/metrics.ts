@@ -46,8 +46,14 @@ export function createEventMetrics(registry: Registry) {
     }),
     consumed: new Counter({
       name: 'events_consumed_total',
-      help: 'Deliveries by type and outcome: handled, duplicate (skipped by the inbox), retried, parked',
+      help: 'Deliveries by type and outcome: handled, duplicate (skipped by the inbox), deferred (being handled elsewhere), retried, parked',
       labelNames: ['type', 'outcome'] as const,
+      registers: [registry],
+    }),
+    outboxParked: new Counter({
+      name: 'outbox_parked_total',
+      help: 'Events the bus refused at publish (their schema) and the outbox set aside, by type',
+      labelNames: ['type'] as const,
       registers: [registry],
     }),
   };

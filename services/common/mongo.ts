@@ -1,7 +1,7 @@
 // MongoDB access shared by the services: one client per service, its own database, indexes
 // declared next to the repository and created at start (idempotent).
-// Everything here must behave the same on MongoDB 7 and FerretDB 1.24 (see DESIGN.md §6).
-import { type Db, type IndexDescription, MongoClient, MongoServerError } from 'mongodb';
+// Everything here must behave the same on MongoDB 7 and FerretDB 1.24 (docs/architecture.md, data access).
+import { type CommandStartedEvent, type Db, type IndexDescription, MongoClient, MongoServerError } from 'mongodb';
 
 export interface Database {
   client: MongoClient;
@@ -13,8 +13,16 @@ export interface Database {
 /** Collection name → the indexes it needs. */
 export type IndexPlan = Record<string, IndexDescription[]>;
 
+/**
+ * Watchers of every command the services' clients send (the data-access guard test): clients
+ * connected while one is registered report their commands; none do otherwise (no overhead).
+ */
+export const commandWatchers = new Set<(event: CommandStartedEvent) => void>();
+
 export async function connectMongo(url: string, dbName: string): Promise<Database> {
-  const client = new MongoClient(url, { serverSelectionTimeoutMS: 5_000, appName: dbName });
+  const watched = commandWatchers.size > 0;
+  const client = new MongoClient(url, { serverSelectionTimeoutMS: 5_000, appName: dbName, monitorCommands: watched });
+  if (watched) client.on('commandStarted', (event) => commandWatchers.forEach((watch) => watch(event)));
   await client.connect();
   const db = client.db(dbName);
   return {
@@ -46,7 +54,7 @@ export async function ensureIndexes(db: Db, plan: IndexPlan): Promise<void> {
 }
 
 /**
- * True for a unique-index collision: the one atomic guard we rely on (DESIGN.md §6).
+ * True for a unique-index collision: the one atomic guard we rely on (docs/architecture.md).
  * MongoDB says 11000; FerretDB 1.24 says 11000 for inserts but InternalError (1) carrying
  * SQLite's "UNIQUE constraint failed" when an update makes two documents collide.
  */

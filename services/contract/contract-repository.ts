@@ -1,17 +1,22 @@
-// Contract storage on MongoDB, correct on FerretDB too (no transactions, no atomic
-// read-modify-write): every change is an insert into `contract_changes` keyed by
-// (contract id, version). The unique key is the only concurrency guard — two writers of the same
-// version collide and the loser retries on fresh state. `contracts` is the current snapshot of
-// each contract, projected from its latest change and used for reads and listing. The change
-// record is also the outbox: its event is relayed after the write (see OutboxStore below).
-import type { Collection, Db, Filter, WithoutId } from 'mongodb';
+// Contract storage on MongoDB, correct on FerretDB too (no transactions; a unique `_id` is the
+// only atomic guard; every hot read and write is a filter of `_id` alone — docs/architecture.md).
+// Every change is an entry of the contract's sequenced log (services/common/data/
+// sequenced-log.ts): `contract_changes` keyed `<contract id>:<version>` — two writers of one
+// version collide and the loser retries on fresh state. The log's head copies (`contracts`,
+// keyed by contract id) hold each contract's latest change: the start of every read, and what
+// lists filter. A reader always probes past the copy, so a stale copy (a crash after the change,
+// a lost race between two copies) is repaired by the next read, never served as current.
+// Each change owes an event: an outbox marker keyed by the change is written before it.
+import type { Db, Filter } from 'mongodb';
 import type { EventType } from '../../generated/events/types.js';
-import type { OutboxMessage, OutboxStore } from '../common/events/outbox-relay.js';
-import { type IndexPlan, isDuplicateKey } from '../common/mongo.js';
+import { type HeadCopy, type LogEntry, SequencedLog, logKey } from '../common/data/sequenced-log.js';
+import type { Outbox, OutboxSource } from '../common/events/outbox.js';
+import type { IndexPlan } from '../common/mongo.js';
 import { type ContractChangeType, type ContractStatus, type StoredContract, toApiContract } from './contract-domain.js';
 
-export interface ContractChangeRecord {
-  _id: string; // `${contractId}:${version}`
+export interface ContractChangeRecord extends LogEntry {
+  /** `<contract id>:<version, zero-padded>`; `owner` is the contract id and `seq` its version. */
+  _id: string;
   contractId: string;
   version: number;
   type: ContractChangeType;
@@ -24,23 +29,15 @@ export interface ContractChangeRecord {
   /** Set on the creation only: tells an idempotent retry from a different request with the same key. */
   requestHash?: string;
   contract: StoredContract;
-  /** False until `contracts` shows this version; recovery projects what a crash left behind. */
-  projected: boolean;
-  /** False until its event is published: the change record is the outbox (DESIGN.md §5). */
-  published: boolean;
 }
 
-type ContractRecord = StoredContract & { _id: string };
+export type NewChange = Omit<ContractChangeRecord, '_id' | 'owner' | 'seq'>;
 
 export const contractIndexes: IndexPlan = {
+  // Lists filter the head copies (on FerretDB they scan: docs/benchmarks.md); reads are by `_id`.
   contracts: [
-    { key: { 'customer.id': 1, createdAt: -1, _id: -1 }, name: 'by_customer_newest' },
-    { key: { createdAt: -1, _id: -1 }, name: 'newest' },
-  ],
-  contract_changes: [
-    { key: { contractId: 1, version: 1 }, name: 'contract_version', unique: true },
-    { key: { projected: 1 }, name: 'unprojected' },
-    { key: { published: 1, at: 1 }, name: 'unpublished' },
+    { key: { 'entry.contract.customer.id': 1, 'entry.contract.createdAt': -1, _id: -1 }, name: 'by_customer_newest' },
+    { key: { 'entry.contract.createdAt': -1, _id: -1 }, name: 'newest' },
   ],
 };
 
@@ -53,110 +50,76 @@ export interface ListQuery {
   limit: number;
 }
 
-export class ContractRepository implements OutboxStore {
-  private readonly contracts: Collection<ContractRecord>;
-  private readonly changes: Collection<ContractChangeRecord>;
+export class ContractRepository {
+  private readonly changes: SequencedLog<ContractChangeRecord>;
 
-  constructor(db: Db) {
-    this.contracts = db.collection('contracts');
-    this.changes = db.collection('contract_changes');
+  constructor(
+    db: Db,
+    private readonly outbox?: Outbox,
+  ) {
+    this.changes = new SequencedLog<ContractChangeRecord>(db, 'contract_changes', 'contracts');
   }
 
-  /** Appends a change; `appended: false` with the record already holding that version when another write got there first. */
-  async append(change: Omit<ContractChangeRecord, '_id' | 'projected' | 'published'>): Promise<AppendResult> {
-    const record: ContractChangeRecord = { _id: `${change.contractId}:${change.version}`, ...change, projected: false, published: false };
-    try {
-      await this.changes.insertOne(record);
-    } catch (err) {
-      if (!isDuplicateKey(err)) throw err;
-      const existing = await this.changes.findOne({ _id: record._id });
-      if (!existing) throw err;
-      return { appended: false, existing };
-    }
-    await this.project(record);
-    return { appended: true };
+  /** The contract events, built from the change each marker names. */
+  outboxSources(): Record<string, OutboxSource> {
+    return {
+      'contract.change': async (changeId) => {
+        const change = await this.changes.entries.findOne({ _id: changeId });
+        if (!change) return 'missing';
+        return {
+          type: `contract.${change.type}` as EventType,
+          data: {
+            contractId: change.contractId,
+            version: change.version,
+            at: change.at,
+            ...(change.reason !== undefined ? { reason: change.reason } : {}),
+            actor: change.actor,
+            contract: toApiContract(change.contract),
+          },
+          // The change's key is the event id: a republished event is recognisably the same one.
+          meta: { id: change._id, correlationId: change.correlationId ?? change._id, ...(change.requestId ? { causationId: change.requestId } : {}), time: change.at },
+        };
+      },
+    };
+  }
+
+  /** Appends a change at its version; `appended: false` with the change already holding that version when another write got there first. */
+  async append(change: NewChange): Promise<AppendResult> {
+    await this.outbox?.add('contract.change', logKey(change.contractId, change.version));
+    const result = await this.changes.insertAt(change.contractId, change.version, change);
+    return result.appended ? { appended: true } : { appended: false, existing: result.existing };
   }
 
   /** The authoritative current state: the contract in its highest-version change. */
   async latest(contractId: string): Promise<StoredContract | undefined> {
-    const [change] = await this.changes.find({ contractId }).sort({ version: -1 }).limit(1).toArray();
-    return change?.contract;
+    return (await this.changes.head(contractId))?.contract;
   }
 
   async get(contractId: string): Promise<StoredContract | undefined> {
-    const record = await this.contracts.findOne({ _id: contractId });
-    return record ? withoutId(record) : undefined;
+    return this.latest(contractId);
   }
 
+  /** A page of contracts, newest first, from the head copies (a filtered list: it scans on FerretDB). */
   async list(query: ListQuery): Promise<StoredContract[]> {
-    const filter: Filter<ContractRecord> = {};
-    if (query.customerId !== undefined) filter['customer.id'] = query.customerId;
-    if (query.status !== undefined) filter.status = query.status;
+    const filter: Filter<HeadCopy<ContractChangeRecord>> = {};
+    if (query.customerId !== undefined) filter['entry.contract.customer.id'] = query.customerId;
+    if (query.status !== undefined) filter['entry.contract.status'] = query.status;
     if (query.after) {
       filter.$or = [
-        { createdAt: { $lt: query.after.createdAt } },
-        { createdAt: query.after.createdAt, _id: { $lt: query.after.id } },
+        { 'entry.contract.createdAt': { $lt: query.after.createdAt } },
+        { 'entry.contract.createdAt': query.after.createdAt, _id: { $lt: query.after.id } },
       ];
     }
-    const rows = await this.contracts.find(filter).sort({ createdAt: -1, _id: -1 }).limit(query.limit + 1).toArray();
-    return rows.map(withoutId);
-  }
-
-  async history(contractId: string, afterVersion: number, limit: number): Promise<ContractChangeRecord[]> {
-    return this.changes
-      .find({ contractId, version: { $gt: afterVersion } })
-      .sort({ version: 1 })
-      .limit(limit + 1)
+    const rows = await this.changes.headCopies
+      .find(filter)
+      .sort({ 'entry.contract.createdAt': -1, _id: -1 })
+      .limit(query.limit + 1)
       .toArray();
+    return rows.map((row) => row.entry.contract);
   }
 
-  /** Brings `contracts` up to date with changes a crash left unprojected. Returns how many it applied. */
-  async projectPending(): Promise<number> {
-    const pending = await this.changes.find({ projected: false }).sort({ contractId: 1, version: 1 }).toArray();
-    for (const change of pending) await this.project(change);
-    return pending.length;
+  /** Changes after `afterVersion`, oldest first, `limit + 1` at most (to tell whether more follow). */
+  async history(contractId: string, afterVersion: number, limit: number): Promise<ContractChangeRecord[]> {
+    return this.changes.range(contractId, afterVersion, limit + 1);
   }
-
-  /** Unpublished changes as events, oldest first (each contract's in version order). */
-  async pending(limit: number): Promise<OutboxMessage[]> {
-    const changes = await this.changes.find({ published: false }).sort({ at: 1, contractId: 1, version: 1 }).limit(limit).toArray();
-    return changes.map((change) => ({
-      outboxId: change._id,
-      type: `contract.${change.type}` as EventType,
-      data: {
-        contractId: change.contractId,
-        version: change.version,
-        at: change.at,
-        ...(change.reason !== undefined ? { reason: change.reason } : {}),
-        actor: change.actor,
-        contract: toApiContract(change.contract),
-      },
-      // The change's key is the event id: a republished event is recognisably the same one.
-      meta: { id: change._id, correlationId: change.correlationId ?? change._id, ...(change.requestId ? { causationId: change.requestId } : {}), time: change.at },
-    }));
-  }
-
-  async markPublished(outboxIds: string[]): Promise<void> {
-    await this.changes.updateMany({ _id: { $in: outboxIds } }, { $set: { published: true } });
-  }
-
-  /** Replace the snapshot unless a newer version is already there (then the upsert's insert collides: fine). */
-  private async project(change: ContractChangeRecord): Promise<void> {
-    try {
-      await this.contracts.replaceOne(
-        { _id: change.contractId, version: { $lt: change.version } },
-        // _id stated explicitly rather than left to the server to copy from the filter on insert.
-        { _id: change.contractId, ...change.contract } as WithoutId<ContractRecord>,
-        { upsert: true },
-      );
-    } catch (err) {
-      if (!isDuplicateKey(err)) throw err;
-    }
-    await this.changes.updateOne({ _id: change._id }, { $set: { projected: true } });
-  }
-}
-
-function withoutId(record: ContractRecord): StoredContract {
-  const { _id: _ignored, ...contract } = record;
-  return contract;
 }

@@ -11,6 +11,7 @@ import { eventTypes } from '../../generated/events/catalog.js';
 import { type EventProbe, startEventProbe } from '../../tools/testing/event-probe.js';
 import { type TestService, startTestService, withMongo } from '../../tools/testing/service-harness.js';
 import { type TokenIssuer, createTokenIssuer, forgedToken, unsignedToken } from '../../tools/testing/tokens.js';
+import { logKey } from '../common/data/sequenced-log.js';
 import { contractService } from './main.js';
 
 const VALID_IBAN = 'FR76 3000 6000 0112 3456 7890 189';
@@ -347,32 +348,29 @@ describe('Contract API (integration)', function () {
   });
 
   describe('crash recovery', () => {
-    it('projects a change that a crash left unprojected when the service starts again', async () => {
+    it('serves a change whose head copy a crash never wrote, at once, and lists it after the first read', async () => {
       const { id } = await create();
-      // Simulate a crash between appending version 2 and projecting it.
+      // Simulate a crash between appending version 2 and writing the contract's head copy.
       await withMongo(async (client) => {
-        const changes = client.db(svc.dbName).collection<{ _id: string; version: number; contract: Record<string, unknown>; [field: string]: unknown }>('contract_changes');
-        const v1 = await changes.findOne({ _id: `${id}:1` });
+        const changes = client.db(svc.dbName).collection<{ _id: string; seq: number; version: number; contract: Record<string, unknown>; [field: string]: unknown }>('contract_changes');
+        const v1 = await changes.findOne({ _id: logKey(id, 1) });
         await changes.insertOne({
           ...v1!,
-          _id: `${id}:2`,
+          _id: logKey(id, 2),
+          seq: 2,
           version: 2,
           type: 'suspended',
           status: 'suspended',
           reason: 'written before the crash',
-          projected: false,
           contract: { ...v1!.contract, status: 'suspended', statusReason: 'written before the crash', version: 2 },
         });
       });
-      const stale = await operator.GET('/contracts/{contractId}', { params: { path: { contractId: id } } });
-      expect(stale.data!.version).to.equal(1);
-
-      await svc.stop();
-      svc = await startTestService(contractService, issuer, { MONGO_DB: svc.dbName });
-      operator = clientFor(operatorToken);
-      const recovered = await operator.GET('/contracts/{contractId}', { params: { path: { contractId: id } } });
-      expect(recovered.data).to.include({ version: 2, status: 'suspended' });
-      // And the next change builds on version 2, not on the stale snapshot.
+      // Reads probe past the head copy: the change is served, and the copy repaired.
+      const read = await operator.GET('/contracts/{contractId}', { params: { path: { contractId: id } } });
+      expect(read.data).to.include({ version: 2, status: 'suspended' });
+      const listed = await operator.GET('/contracts', { params: { query: { customerId: read.data!.customer.id } } });
+      expect(listed.data!.data.find((c) => c.id === id)).to.include({ version: 2, status: 'suspended' });
+      // And the next change builds on version 2, not on the stale copy.
       const next = await operator.POST('/contracts/{contractId}/reactivate', { params: { path: { contractId: id } }, body: { reason: 'ok' } });
       expect(next.data).to.include({ version: 3, status: 'active' });
     });
@@ -409,7 +407,7 @@ describe('Contract API (integration)', function () {
         expect(event).to.include({ specversion: '1.0', source: 'payspec/contract', datacontenttype: 'application/json', correlationid: correlation['X-Correlation-Id'] });
         expect(JSON.stringify(event)).not.to.include('30006000011234567890');
       }
-      expect(events[0]!.id).to.equal(`${path.contractId}:1`);
+      expect(events[0]!.id).to.equal(logKey(path.contractId, 1));
       const metrics = await (await fetch(`${svc.url}/metrics`)).text();
       expect(metrics, 'published events are counted for /metrics').to.match(/^events_published_total\{[^}]*type="contract\.suspended"[^}]*\} [1-9]/m);
       expect(events[1]!.causationid).to.equal(suspended.response.headers.get('x-request-id'));

@@ -16,6 +16,8 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv) {
       ARGON2_MEMORY_KIB: num({ default: 19_456, desc: 'argon2id memory cost (OWASP minimum: 19 MiB)' }),
       ARGON2_TIME_COST: num({ default: 2 }),
       WALLET_CURRENCY: str({ default: 'EUR', desc: 'The one currency wallets hold' }),
+      RECONCILE_INTERVAL_MS: num({ default: 5_000, desc: 'How often pending work (transfers) is looked at' }),
+      RECONCILE_AFTER_MS: num({ default: 30_000, desc: 'Age from which pending work counts as abandoned and is settled by the reconciler' }),
     },
     env,
   );

@@ -5,6 +5,8 @@ import { createPaymentGatewayRouter } from '../../generated/payment-gateway/rout
 import spec from '../../generated/payment-gateway/spec.json' with { type: 'json' };
 import { bearerJwt } from '../common/auth/bearer-jwt.js';
 import { type ServiceDefinition, runMain } from '../common/bootstrap.js';
+import { Reconciler } from '../common/data/reconciler.js';
+import { Outbox, outboxIndexes } from '../common/events/outbox.js';
 import { OutboxRelay } from '../common/events/outbox-relay.js';
 import { loadGatewayConfig } from './gateway-config.js';
 import { IdentityRepository, ensureFirstOperator, identityIndexes } from './identity/identity-repository.js';
@@ -16,25 +18,39 @@ export const paymentGatewayService: ServiceDefinition = {
   name: 'payment-gateway',
   defaultPort: 8080,
   spec,
-  indexes: { ...identityIndexes, ...walletIndexes },
+  indexes: { ...identityIndexes, ...walletIndexes, ...outboxIndexes },
   issuesTokens: true,
   async createApi({ env, db, log, config, routerOptions, bus, onShutdown }) {
     const settings = loadGatewayConfig(env);
     const keys = await SigningKeys.load(db, settings.SIGNING_KEY, log, { accessTokenTtlS: settings.ACCESS_TOKEN_TTL_S });
-    const users = new IdentityRepository(db);
+    // Registrations, top-ups and transfers owe events: markers in the outbox, built from the
+    // stored state by each repository's sources and relayed to the bus.
+    const outbox = new Outbox(db);
+    const users = new IdentityRepository(db, outbox);
+    const wallets = new WalletRepository(db, settings.WALLET_CURRENCY, outbox);
+    outbox.register(users.outboxSources()).register(wallets.outboxSources());
     await ensureFirstOperator(users, settings, log);
-    const wallets = new WalletRepository(db, settings.WALLET_CURRENCY);
-    // A transfer a crash interrupted is completed (its debit was written) or refused (it was not).
-    const recovered = await wallets.recoverTransfers();
-    if (recovered > 0) log.warn({ recovered }, 'settled transfers left by an interrupted run');
+    const relay = new OutboxRelay(bus, outbox, log.child({ component: 'outbox-relay' }));
+    relay.start();
+    onShutdown(() => relay.stop());
+    const announce = () => relay.notify();
 
-    // Registrations, top-ups and transfers are announced through their records (the outbox).
-    const relays = [users, wallets].map((store) => new OutboxRelay(bus, store, log.child({ component: 'outbox-relay' })));
-    for (const relay of relays) {
-      relay.start();
-      onShutdown(() => relay.stop());
-    }
-    const announce = () => relays.forEach((relay) => relay.notify());
+    // A transfer left pending (a crash, a request that died midway) is completed when its debit
+    // was written and refused when it was not — by whichever instance leases it, once it is old
+    // enough that no request is still working on it.
+    const reconciler = new Reconciler(db, {
+      name: 'wallet-transfers',
+      pending: wallets.pendingTransfers,
+      settle: async (id) => {
+        await wallets.settle(id);
+        announce();
+      },
+      minAgeMs: settings.RECONCILE_AFTER_MS,
+      intervalMs: settings.RECONCILE_INTERVAL_MS,
+      log: log.child({ component: 'reconciler' }),
+    });
+    reconciler.start();
+    onShutdown(() => reconciler.stop());
 
     const delegate = createPaymentGatewayDelegate({
       identity: { users, keys, settings, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, onChange: announce },

@@ -1,7 +1,7 @@
 // The event bus every service shares, on RabbitMQ (amqplib through amqp-connection-manager,
 // which reconnects with backoff and replays the channel setup).
 //
-// Topology, per DESIGN.md §5, all names under a prefix (`payspec`, or a test run's own):
+// Topology (docs/architecture.md, events), all names under a prefix (`payspec`, or a test run's own):
 //   <prefix>.events                    durable topic exchange; routing key = event type
 //   <prefix>.<service>                 the service's durable quorum queue, bound to the types it handles
 //   <prefix>.<service>.retry.<ms>ms    one delay queue per retry step: TTL, then dead-lettered back to the service queue
@@ -29,6 +29,11 @@ export interface EventContext {
   /** 1 for the first delivery, then 2, 3… on retries. */
   attempt: number;
   log: Logger;
+}
+
+/** An event that fails its schema at publish: sending it again cannot succeed (the outbox parks it). */
+export class EventRejected extends Error {
+  override readonly name = 'EventRejected';
 }
 
 export type EventHandler<T extends EventType> = (event: CloudEvent<T>, ctx: EventContext) => Promise<void>;
@@ -115,11 +120,16 @@ export class EventBus {
     return this.names;
   }
 
+  /** The service's event counters (the outbox relay counts what it parks here too). */
+  get metrics(): EventMetrics | undefined {
+    return this.options.metrics;
+  }
+
   /** Publishes a validated event and resolves once the broker has confirmed it. */
   async publish<T extends EventType>(type: T, data: EventPayloads[T], meta: EventMeta): Promise<CloudEvent<T>> {
     const event = cloudEvent(this.options.service, type, data, meta);
     const problem = eventProblem(event);
-    if (problem) throw new Error(`refusing to publish ${type}: ${problem}`);
+    if (problem) throw new EventRejected(`refusing to publish ${type}: ${problem}`);
     const content = Buffer.from(JSON.stringify(event));
     const options = {
       persistent: true,
@@ -221,18 +231,28 @@ export class EventBus {
     if (!handler) return this.park(channel, message, `${this.options.service} has no handler for ${valid.type}`);
 
     const eventLog = log.child({ eventId: valid.id, eventType: valid.type, correlationId: valid.correlationid, attempt });
+    const inbox = this.options.inbox!;
     try {
-      if (!(await this.options.inbox!.begin(valid.id, valid.type))) {
+      const decision = await inbox.begin(valid.id, valid.type);
+      if (decision === 'duplicate') {
         eventLog.debug('duplicate delivery skipped');
         this.count(valid.type, 'duplicate');
         return ack(channel, message);
       }
-      await handler(valid, { correlationId: valid.correlationid, causationId: valid.id, attempt, log: eventLog });
-      await this.options.inbox!.complete(valid.id, valid.type);
+      if (decision === 'busy') {
+        // Another consumer holds it (its lease is live): look again after the first retry delay,
+        // without counting an attempt; the lease ends with that consumer's time-out at the latest.
+        eventLog.debug('event being handled elsewhere; deferred');
+        this.count(valid.type, 'deferred');
+        return this.forward(channel, message, this.names.retries[0]?.queue ?? this.names.queue, {});
+      }
+      await withTimeout(handler(valid, { correlationId: valid.correlationid, causationId: valid.id, attempt, log: eventLog }), inbox.leaseMs);
+      await inbox.complete(valid.id, valid.type);
       this.count(valid.type, 'handled');
       ack(channel, message);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
+      await inbox.release(valid.id).catch((releaseErr: unknown) => eventLog.warn({ err: releaseErr }, 'could not release the inbox claim; the retry waits for its lease'));
       const retry = this.names.retries[attempt - 1];
       if (!retry) {
         eventLog.error({ err }, 'event handler failed for the last time; parking the message');
@@ -245,7 +265,7 @@ export class EventBus {
   }
 
   /** Moves a message to the parking queue with the reason in its headers; its handler is never called. */
-  private count(type: string, outcome: 'handled' | 'duplicate' | 'retried' | 'parked'): void {
+  private count(type: string, outcome: 'handled' | 'duplicate' | 'deferred' | 'retried' | 'parked'): void {
     this.options.metrics?.consumed.inc({ type, outcome });
   }
 
@@ -284,6 +304,19 @@ export class EventBus {
       // The channel went away: the broker will redeliver the original.
       this.options.log.warn({ err }, 'could not forward a message; it will be redelivered');
     }
+  }
+}
+
+/** A handler that outlives its inbox lease fails (and is retried): another delivery may run it by then. */
+async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`handler timed out after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

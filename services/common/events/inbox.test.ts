@@ -1,5 +1,6 @@
-// The inbox on the real database: a handled event is skipped, a failed one is handled again,
-// and purging forgets only what is older than the retention.
+// The inbox on the real database: a handled event is skipped, a claimed one is not run twice
+// while its lease lasts and is taken over by one delivery after, and purging forgets only what
+// is older than the retention.
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { type Db, MongoClient } from 'mongodb';
@@ -21,16 +22,34 @@ describe('Inbox (integration)', () => {
     await client?.close();
   });
 
-  it('lets the first delivery through, skips a handled event, and lets a failed one through again', async () => {
+  it('lets the first delivery through and skips a handled event', async () => {
     const handled = randomUUID();
-    expect(await inbox.begin(handled, 'contract.subscribed')).to.equal(true);
+    expect(await inbox.begin(handled, 'contract.subscribed')).to.equal('run');
     await inbox.complete(handled, 'contract.subscribed');
-    expect(await inbox.begin(handled, 'contract.subscribed'), 'a redelivery of a handled event').to.equal(false);
+    expect(await inbox.begin(handled, 'contract.subscribed'), 'a redelivery of a handled event').to.equal('duplicate');
 
     const failed = randomUUID();
-    expect(await inbox.begin(failed, 'contract.subscribed')).to.equal(true);
-    // …the handler threw, so complete() was never called…
-    expect(await inbox.begin(failed, 'contract.subscribed'), 'the retry of a failed event').to.equal(true);
+    expect(await inbox.begin(failed, 'contract.subscribed')).to.equal('run');
+    // …the handler threw: the bus releases the claim…
+    await inbox.release(failed);
+    expect(await inbox.begin(failed, 'contract.subscribed'), 'the retry of a failed event').to.equal('run');
+  });
+
+  it('keeps a claimed, unfinished event from running twice while its lease lasts, then lets exactly one delivery take it over', async () => {
+    let now = new Date('2026-11-29T12:00:00Z');
+    const leased = new Inbox(db, { leaseMs: 30_000, now: () => now });
+    const id = randomUUID();
+    expect(await leased.begin(id, 'contract.subscribed')).to.equal('run');
+    // …the handler is still running (or its process died)…
+    now = new Date(now.getTime() + 29_000);
+    expect(await leased.begin(id, 'contract.subscribed'), 'a second delivery while the claim is live').to.equal('busy');
+    now = new Date(now.getTime() + 2_000);
+    // The lease has expired: of several deliveries at once, one takes the event over.
+    const decisions = await Promise.all(Array.from({ length: 5 }, () => leased.begin(id, 'contract.subscribed')));
+    expect(decisions.filter((d) => d === 'run')).to.have.length(1);
+    expect(decisions.filter((d) => d === 'busy')).to.have.length(4);
+    await leased.complete(id, 'contract.subscribed');
+    expect(await leased.begin(id, 'contract.subscribed')).to.equal('duplicate');
   });
 
   it('purges only records older than the cut-off', async () => {
@@ -44,7 +63,7 @@ describe('Inbox (integration)', () => {
     await inbox.complete(recent, 'contract.subscribed');
 
     expect(await inbox.purge(new Date(Date.now() - 7 * 86_400_000))).to.equal(2);
-    expect(await inbox.begin(recent, 'contract.subscribed'), 'a recent event is still known').to.equal(false);
-    expect(await inbox.begin(old, 'contract.subscribed'), 'an event past the retention is forgotten').to.equal(true);
+    expect(await inbox.begin(recent, 'contract.subscribed'), 'a recent event is still known').to.equal('duplicate');
+    expect(await inbox.begin(old, 'contract.subscribed'), 'an event past the retention is forgotten').to.equal('run');
   });
 });

@@ -1,28 +1,15 @@
-// The outbox relay: publishes events that were written together with the state change that
-// caused them (the same document, so no transaction is needed), then marks them published.
-// A crash between the write and the publish loses nothing: the relay finds them on its next
-// pass. A crash between publish and mark publishes again with the same event id, which
-// consumers' inboxes skip.
+// The outbox relay: publishes what a service's outbox (services/common/events/outbox.ts) owes
+// the bus, then acknowledges each event to the outbox. A crash between publish and acknowledge
+// publishes again with the same event id, which consumers' inboxes skip.
+//
+// Each event is published and acknowledged on its own: one the bus refuses (it fails its
+// schema) is parked in the outbox with the reason and counted, and the others flow on; a broker
+// failure stops the pass and retries after a growing delay.
 import type { Logger } from 'pino';
-import type { EventPayloads, EventType } from '../../../generated/events/types.js';
-import type { EventMeta } from './cloud-event.js';
-import type { EventBus } from './event-bus.js';
+import { EventRejected, type EventBus } from './event-bus.js';
+import type { OutboxStore } from './outbox.js';
 
-export interface OutboxMessage<T extends EventType = EventType> {
-  /** The stored record's key, handed back to markPublished. */
-  outboxId: string;
-  type: T;
-  data: EventPayloads[T];
-  /** Must carry a stable `id`, so a republished event is recognised as the same one. */
-  meta: EventMeta & { id: string };
-}
-
-/** Where a service keeps its unpublished events (usually the change records themselves). */
-export interface OutboxStore {
-  /** Unpublished events, oldest first. */
-  pending(limit: number): Promise<OutboxMessage[]>;
-  markPublished(outboxIds: string[]): Promise<void>;
-}
+export type { OutboxMessage, OutboxStore } from './outbox.js';
 
 export class OutboxRelay {
   private running = false;
@@ -32,6 +19,8 @@ export class OutboxRelay {
   private loop?: Promise<void>;
   /** Events published since start (for tests and logs). */
   published = 0;
+  /** Events the bus refused and the outbox parked since start. */
+  parked = 0;
 
   constructor(
     private readonly bus: EventBus,
@@ -66,11 +55,24 @@ export class OutboxRelay {
       this.notified = false;
       try {
         const batch = await this.store.pending(batchSize);
-        // Published in order on one confirm channel; marked once all are confirmed.
-        await Promise.all(batch.map((m) => this.bus.publish(m.type, m.data, m.meta)));
-        if (batch.length > 0) await this.store.markPublished(batch.map((m) => m.outboxId));
+        // Sent together on one confirm channel (in order); each settles on its own.
+        const outcomes = await Promise.allSettled(batch.map((m) => this.bus.publish(m.type, m.data, m.meta)));
+        const confirmed: string[] = [];
+        let brokerError: unknown;
+        for (const [i, outcome] of outcomes.entries()) {
+          const message = batch[i]!;
+          if (outcome.status === 'fulfilled') confirmed.push(message.outboxId);
+          else if (outcome.reason instanceof EventRejected) {
+            await this.store.park(message.outboxId, outcome.reason.message);
+            this.parked++;
+            this.bus.metrics?.outboxParked.inc({ type: message.type });
+            this.log.error({ outboxId: message.outboxId, eventType: message.type, reason: outcome.reason.message }, 'event refused by its schema; parked in the outbox');
+          } else brokerError ??= outcome.reason;
+        }
+        if (confirmed.length > 0) await this.store.markPublished(confirmed);
         sent = batch.length;
-        this.published += sent;
+        this.published += confirmed.length;
+        if (brokerError !== undefined) throw brokerError;
         failures = 0;
       } catch (err) {
         failures++;

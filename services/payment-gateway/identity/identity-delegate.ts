@@ -112,7 +112,6 @@ export function createIdentityDelegate({ users, keys, settings, issuer, audience
         {
           email: normalizeEmail(body.email),
           phone: body.phone,
-          passwordHash: await hasher.hash(body.password),
           firstName: body.firstName,
           ...(body.middleName !== undefined ? { middleName: body.middleName } : {}),
           lastName: body.lastName,
@@ -121,6 +120,7 @@ export function createIdentityDelegate({ users, keys, settings, issuer, audience
           requestId: ctx.requestId,
           correlationId: ctx.correlationId,
         },
+        () => hasher.hash(body.password),
         now(),
       );
       if (!result.created) {
@@ -151,6 +151,7 @@ export function createIdentityDelegate({ users, keys, settings, issuer, audience
       const valid = user ? await hasher.verify(user.passwordHash, body.password) : await hasher.verifyNothing(body.password);
       if (!user || !valid) {
         ctx.log.info({ known: user !== undefined }, 'sign-in failed');
+        await users.signInAttempts.failed(decision.attemptId);
         return invalidCredentials();
       }
       await users.signInAttempts.succeeded(decision.attemptId);

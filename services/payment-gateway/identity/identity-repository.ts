@@ -1,16 +1,19 @@
-// Identity storage on MongoDB, correct on FerretDB too (no transactions, no atomic
-// read-modify-write). Users are inserted once; a taken e-mail or phone number is a collision on
-// a unique index, never a check before the insert. Every user document has both indexed fields
-// (`email`, normalized; `phoneKey`: the phone, or a per-user placeholder for an operator, who
-// has none), so the indexes behave the same on both servers. The user document is also the
-// outbox of its `identity.user-registered` event (`published: false` is written with it).
+// Identity storage on MongoDB, correct on FerretDB too (no transactions; a unique `_id` is the
+// only atomic guard; every hot read and write is a filter of `_id` alone — docs/architecture.md).
+// A user is found by e-mail through a claim document keyed by the normalized address
+// (`user_emails`), and a phone number is held by one in `user_phones`: signing up claims both
+// (a taken one is a collision, never a check before an insert), then hashes the password, then
+// writes the user. A claim whose user never appeared (a crash in between) is taken over after
+// ORPHAN_AFTER_MS, once (the takeover is itself a unique insert). The registration's
+// `identity.user-registered` event goes through the outbox.
 import type { Collection, Db } from 'mongodb';
 import type { Logger } from 'pino';
 import type { Schemas } from '../../../generated/payment-gateway/delegate.js';
-import type { OutboxMessage, OutboxStore } from '../../common/events/outbox-relay.js';
+import { insertOnce } from '../../common/data/insert-or-get.js';
+import type { Outbox, OutboxSource } from '../../common/events/outbox.js';
 import type { Role } from '../../common/http/context.js';
 import { newId } from '../../common/ids.js';
-import { type IndexPlan, isDuplicateKey } from '../../common/mongo.js';
+import type { IndexPlan } from '../../common/mongo.js';
 import type { GatewayConfig } from '../gateway-config.js';
 import { PasswordHasher, normalizeEmail, passwordProblem } from './passwords.js';
 import { RefreshTokenStore, refreshTokenIndexes } from './refresh-tokens.js';
@@ -30,8 +33,6 @@ export interface StoredUser {
   email: string;
   /** E.164; empty for an operator created from configuration. */
   phone: string;
-  /** What the unique index sees: the phone, or `none:<id>` when there is none. */
-  phoneKey: string;
   passwordHash: string;
   firstName: string;
   middleName?: string;
@@ -41,20 +42,22 @@ export interface StoredUser {
   createdAt: string;
   requestId?: string;
   correlationId?: string;
-  /** False until its `identity.user-registered` event is published. */
-  published: boolean;
 }
 
-export type NewUser = Omit<StoredUser, '_id' | 'phoneKey' | 'published' | 'createdAt'>;
+/** A unique value held by one user: `_id` is the normalized e-mail, or the phone number. */
+interface Claim {
+  _id: string;
+  userId: string;
+  at: Date;
+}
+
+export type NewUser = Omit<StoredUser, '_id' | 'createdAt' | 'passwordHash'>;
 
 export type InsertResult = { created: true; user: StoredUser } | { created: false; taken: 'email' | 'phone' };
 
 export const identityIndexes: IndexPlan = {
-  users: [
-    { key: { email: 1 }, name: 'email_unique', unique: true },
-    { key: { phoneKey: 1 }, name: 'phone_unique', unique: true },
-    { key: { published: 1, createdAt: 1 }, name: 'unpublished' },
-  ],
+  // Uniqueness lives in the claims' `_id`s; this serves reports on MongoDB.
+  users: [{ key: { createdAt: 1 }, name: 'by_time' }],
   ...refreshTokenIndexes,
   ...signInAttemptIndexes,
 };
@@ -68,42 +71,76 @@ const toSummary = (u: Pick<StoredUser, '_id' | 'email' | 'firstName' | 'lastName
   role: u.role,
 });
 
-export class IdentityRepository implements OutboxStore {
+/** A claim older than this whose user does not exist was left by a sign-up that died midway. */
+const ORPHAN_AFTER_MS = 60_000;
+
+export class IdentityRepository {
   private readonly users: Collection<StoredUser>;
+  private readonly emails: Collection<Claim>;
+  private readonly phones: Collection<Claim>;
+  private readonly takeovers: Collection<Claim>;
   readonly refreshTokens: RefreshTokenStore;
   readonly signInAttempts: SignInLimiter;
 
-  constructor(db: Db) {
+  constructor(
+    db: Db,
+    private readonly outbox?: Outbox,
+  ) {
     this.users = db.collection('users');
+    this.emails = db.collection('user_emails');
+    this.phones = db.collection('user_phones');
+    this.takeovers = db.collection('user_claim_takeovers');
     this.refreshTokens = new RefreshTokenStore(db);
     this.signInAttempts = new SignInLimiter(db);
   }
 
-  /** Inserts a user; a taken e-mail or phone number is reported, not thrown. */
-  async insertUser(input: NewUser, now: Date): Promise<InsertResult> {
-    const id = newId('usr');
-    const user: StoredUser = {
-      _id: id,
-      ...input,
-      email: normalizeEmail(input.email),
-      phoneKey: input.phone || `none:${id}`,
-      createdAt: now.toISOString(),
-      published: false,
+  outboxSources(): Record<string, OutboxSource> {
+    return {
+      'identity.user-registered': async (userId) => {
+        const user = await this.users.findOne({ _id: userId }, { projection: { _id: 1, email: 1, role: 1, createdAt: 1, requestId: 1, correlationId: 1 } });
+        if (!user) return 'missing';
+        return {
+          type: 'identity.user-registered' as const,
+          data: { userId: user._id, email: user.email, role: user.role, registeredAt: user.createdAt },
+          meta: {
+            id: `${user._id}:registered`,
+            correlationId: user.correlationId ?? user._id,
+            ...(user.requestId ? { causationId: user.requestId } : {}),
+            time: user.createdAt,
+          },
+        };
+      },
     };
-    try {
-      await this.users.insertOne(user);
-      return { created: true, user };
-    } catch (err) {
-      if (!isDuplicateKey(err)) throw err;
-      const taken = await this.whichTaken(err, user);
-      if (!taken) throw err;
-      return { created: false, taken };
+  }
+
+  /**
+   * Registers a user: claims the e-mail and the phone number first, so a taken one is reported
+   * before `hashPassword` (deliberately slow) runs; then stores the user.
+   */
+  async insertUser(input: NewUser, hashPassword: () => Promise<string>, now: Date): Promise<InsertResult> {
+    const id = newId('usr');
+    const email = normalizeEmail(input.email);
+    if (!(await this.claim(this.emails, email, id, now))) return { created: false, taken: 'email' };
+    if (input.phone && !(await this.claim(this.phones, input.phone, id, now))) {
+      await this.emails.deleteOne({ _id: email }); // ours: released for the next try
+      return { created: false, taken: 'phone' };
     }
+    let passwordHash: string;
+    try {
+      passwordHash = await hashPassword();
+    } catch (err) {
+      await this.release(email, input.phone);
+      throw err;
+    }
+    const user: StoredUser = { _id: id, ...input, email, passwordHash, createdAt: now.toISOString() };
+    await this.outbox?.add('identity.user-registered', id);
+    await this.users.insertOne(user);
+    return { created: true, user };
   }
 
   async findByEmail(email: string): Promise<UserSummary | undefined> {
-    const user = await this.users.findOne({ email: normalizeEmail(email) }, { projection: summaryProjection });
-    return user ? toSummary(user) : undefined;
+    const userId = await this.holderOf(email);
+    return userId === undefined ? undefined : this.findById(userId);
   }
 
   async findById(id: string): Promise<UserSummary | undefined> {
@@ -113,9 +150,9 @@ export class IdentityRepository implements OutboxStore {
 
   /** What sign-in checks: the id, role and password hash of the account with this e-mail. */
   async findCredentials(email: string): Promise<Pick<StoredUser, '_id' | 'email' | 'role' | 'passwordHash'> | undefined> {
-    return (
-      (await this.users.findOne({ email: normalizeEmail(email) }, { projection: { _id: 1, email: 1, role: 1, passwordHash: 1 } })) ?? undefined
-    );
+    const userId = await this.holderOf(email);
+    if (userId === undefined) return undefined;
+    return (await this.users.findOne({ _id: userId }, { projection: { _id: 1, email: 1, role: 1, passwordHash: 1 } })) ?? undefined;
   }
 
   /** The whole profile (everything but the password hash). */
@@ -123,44 +160,30 @@ export class IdentityRepository implements OutboxStore {
     return (await this.users.findOne({ _id: id }, { projection: { passwordHash: 0 } })) ?? undefined;
   }
 
-  /** Unpublished registrations as `identity.user-registered` events, oldest first. */
-  async pending(limit: number): Promise<OutboxMessage[]> {
-    const users = await this.users
-      .find({ published: false }, { projection: { _id: 1, email: 1, role: 1, createdAt: 1, requestId: 1, correlationId: 1 } })
-      .sort({ createdAt: 1, _id: 1 })
-      .limit(limit)
-      .toArray();
-    return users.map((user) => ({
-      outboxId: user._id,
-      type: 'identity.user-registered' as const,
-      data: { userId: user._id, email: user.email, role: user.role, registeredAt: user.createdAt },
-      meta: {
-        id: `${user._id}:registered`,
-        correlationId: user.correlationId ?? user._id,
-        ...(user.requestId ? { causationId: user.requestId } : {}),
-        time: user.createdAt,
-      },
-    }));
-  }
-
-  async markPublished(outboxIds: string[]): Promise<void> {
-    await this.users.updateMany({ _id: { $in: outboxIds } }, { $set: { published: true } });
+  private async holderOf(email: string): Promise<string | undefined> {
+    return (await this.emails.findOne({ _id: normalizeEmail(email) }))?.userId;
   }
 
   /**
-   * Which unique index the insert hit. MongoDB names it in the error; FerretDB does not, so
-   * then the existing holder is looked up (after the atomic refusal: it only names the reason).
+   * Claims `value` for `userId`; false when a user holds it. A claim left by a sign-up that died
+   * before writing its user is taken over once it is old enough — by one taker only.
    */
-  private async whichTaken(err: unknown, user: StoredUser): Promise<'email' | 'phone' | undefined> {
-    const pattern = (err as { keyPattern?: Record<string, unknown> }).keyPattern;
-    if (pattern && 'email' in pattern) return 'email';
-    if (pattern && 'phoneKey' in pattern) return 'phone';
-    const message = err instanceof Error ? err.message : '';
-    if (message.includes('email_unique')) return 'email';
-    if (message.includes('phone_unique')) return 'phone';
-    if (await this.users.findOne({ email: user.email }, { projection: { _id: 1 } })) return 'email';
-    if (await this.users.findOne({ phoneKey: user.phoneKey }, { projection: { _id: 1 } })) return 'phone';
-    return undefined;
+  private async claim(claims: Collection<Claim>, value: string, userId: string, now: Date): Promise<boolean> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if (await insertOnce(claims, { _id: value, userId, at: now })) return true;
+      const holder = await claims.findOne({ _id: value });
+      if (!holder) continue; // released meanwhile
+      if (now.getTime() - holder.at.getTime() < ORPHAN_AFTER_MS) return false;
+      if (await this.users.findOne({ _id: holder.userId }, { projection: { _id: 1 } })) return false;
+      if (!(await insertOnce(this.takeovers, { _id: `${claims.collectionName}:${value}:${holder.userId}`, userId, at: now }))) return false;
+      await claims.deleteOne({ _id: value });
+    }
+    return false;
+  }
+
+  private async release(email: string, phone: string): Promise<void> {
+    await this.emails.deleteOne({ _id: email });
+    if (phone) await this.phones.deleteOne({ _id: phone });
   }
 }
 
@@ -187,14 +210,20 @@ export async function ensureFirstOperator(users: IdentityRepository, settings: G
   }
   const hasher = new PasswordHasher(settings);
   const result = await users.insertUser(
-    { email, phone: '', passwordHash: await hasher.hash(password), firstName: 'Platform', lastName: 'Operator', role: 'operator' },
+    { email, phone: '', firstName: 'Platform', lastName: 'Operator', role: 'operator' },
+    () => hasher.hash(password),
     new Date(),
   );
   if (result.created) {
     log.info({ userId: result.user._id }, 'first operator created from OPERATOR_EMAIL');
     return;
   }
-  // Another instance starting at the same time created it.
-  const winner = await users.findByEmail(email);
+  // Another instance starting at the same time holds the e-mail: its account appears once that
+  // instance has hashed the password (a bounded wait; a claim that never fills is taken over).
+  let winner = await users.findByEmail(email);
+  for (let waited = 0; winner === undefined && waited < 30_000; waited += 100) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    winner = await users.findByEmail(email);
+  }
   if (winner?.role !== 'operator') throw new Error(`OPERATOR_EMAIL belongs to an existing ${winner?.role ?? 'unknown'} account; choose another address`);
 }

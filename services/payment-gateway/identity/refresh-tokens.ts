@@ -2,7 +2,7 @@
 // needs no slow hash). Each belongs to a family started by one sign-in; a refresh uses its
 // token up and issues the next in the same family.
 //
-// Every rule concurrent requests could break is an insert under a unique key (DESIGN.md §6):
+// Every rule concurrent requests could break is an insert under a unique key (docs/architecture.md):
 // - "used once": using a token inserts a marker keyed by its hash; a collision is a reuse;
 // - "a revoked family stays revoked": revocation inserts a marker keyed by the family id,
 //   checked on every use, so tokens issued in a family after (or while) it was revoked are dead too.

@@ -6,7 +6,7 @@ import type { Schemas, WalletDelegate } from '../../../generated/payment-gateway
 import type { AuthenticatedContext } from '../../common/http/context.js';
 import { problem } from '../../common/http/problem.js';
 import { idForIdempotencyKey, requestHash } from '../../common/ids.js';
-import { decodeCursor, toPage } from '../../common/pagination.js';
+import { decodeCursor, encodeCursor } from '../../common/pagination.js';
 import { type LedgerEntry, type Party, type TransferRecord, type WalletRepository, legKey } from './wallet-repository.js';
 
 export interface WalletUser {
@@ -86,8 +86,8 @@ export function createWalletDelegate({ wallets, users, onChange, now = () => new
   async function drive(transfer: TransferRecord, ctx: AuthenticatedContext) {
     if (transfer.status === 'failed') return transfer.failureReason === 'interrupted' ? interrupted() : insufficient();
     if (transfer.status === 'completed') {
-      const entry = await wallets.findEntry(legKey(transfer._id, 'debit'));
-      if (entry && entry.type !== 'void') return { status: 201 as const, body: toTransaction(entry) };
+      const entry = await wallets.findLeg(legKey(transfer._id, 'debit'));
+      if (entry && entry.type !== 'refused') return { status: 201 as const, body: toTransaction(entry) };
     }
     const debit = await wallets.debit(transfer, at);
     if (!debit.debited) {
@@ -166,7 +166,7 @@ export function createWalletDelegate({ wallets, users, onChange, now = () => new
       const after = decodeCursor<{ seq: number }>(query.cursor, { seq: 'number' });
       const from = normalizeTime(query.from);
       const to = normalizeTime(query.to);
-      const rows = await wallets.list({
+      const page = await wallets.list({
         accountId: ctx.principal.subject,
         ...(query.type !== undefined ? { type: query.type } : {}),
         ...(from !== undefined ? { from } : {}),
@@ -174,7 +174,14 @@ export function createWalletDelegate({ wallets, users, onChange, now = () => new
         ...(after ? { beforeSeq: after.seq } : {}),
         limit,
       });
-      return { status: 200, body: toPage(rows, limit, toTransaction, (entry) => ({ seq: entry.seq })) };
+      return {
+        status: 200,
+        body: {
+          data: page.entries.map(toTransaction),
+          hasMore: page.nextBeforeSeq !== undefined,
+          ...(page.nextBeforeSeq !== undefined ? { nextCursor: encodeCursor({ seq: page.nextBeforeSeq }) } : {}),
+        },
+      };
     },
   };
 }

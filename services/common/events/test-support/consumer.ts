@@ -2,7 +2,7 @@
 // effect is an insert keyed by the event id. The test SIGKILLs it mid-batch and starts it again.
 // It reports each handled event over IPC; since a SIGKILL loses what was not yet sent, every
 // invocation, colliding effect attempt and inbox skip is also written to the database.
-//   env: AMQP_URL, MONGO_URL, BUS_PREFIX, BUS_SERVICE, BUS_DB, HANDLER_DELAY_MS, LOG_LEVEL
+//   env: AMQP_URL, MONGO_URL, BUS_PREFIX, BUS_SERVICE, BUS_DB, HANDLER_DELAY_MS, HANDLER_TIMEOUT_MS, LOG_LEVEL
 import { createLogger } from '../../logger.js';
 import { connectMongo } from '../../mongo.js';
 import { EventBus } from '../event-bus.js';
@@ -22,9 +22,14 @@ const bus = new EventBus({
   prefix: env('BUS_PREFIX'),
   service: env('BUS_SERVICE'),
   log: createLogger(env('BUS_SERVICE'), process.env.LOG_LEVEL ?? 'silent'),
-  inbox: new CountingInbox(database.db, async (eventId) => {
-    await skips.insertOne({ eventId, pid: process.pid });
-  }),
+  inbox: new CountingInbox(
+    database.db,
+    async (eventId) => {
+      await skips.insertOne({ eventId, pid: process.pid });
+    },
+    // Short, so the events the killed process had claimed run again soon after the restart.
+    { leaseMs: Number(process.env.HANDLER_TIMEOUT_MS ?? 30_000) },
+  ),
   retryDelaysMs: (process.env.RETRY_DELAYS_MS ?? '100,200,400').split(',').map(Number),
 });
 const effect = effectHandler(database.db, counters, { delayMs: Number(process.env.HANDLER_DELAY_MS ?? 0), log: true });

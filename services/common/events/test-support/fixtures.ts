@@ -7,7 +7,7 @@ import type { StoredContract } from '../../../contract/contract-domain.js';
 import { newId } from '../../ids.js';
 import { isDuplicateKey } from '../../mongo.js';
 import type { CloudEvent } from '../cloud-event.js';
-import { Inbox } from '../inbox.js';
+import { Inbox, type InboxDecision, type InboxOptions } from '../inbox.js';
 
 type ContractChanged = EventPayloads['contract.subscribed'];
 
@@ -78,16 +78,17 @@ export class CountingInbox extends Inbox {
   constructor(
     db: Db,
     private readonly onSkip?: (eventId: string) => Promise<void>,
+    options: InboxOptions = {},
   ) {
-    super(db);
+    super(db, options);
   }
 
-  override async begin(eventId: string, type: string): Promise<boolean> {
-    const first = await super.begin(eventId, type);
-    if (!first) {
+  override async begin(eventId: string, type: string): Promise<InboxDecision> {
+    const decision = await super.begin(eventId, type);
+    if (decision === 'duplicate') {
       this.skipped++;
       await this.onSkip?.(eventId);
     }
-    return first;
+    return decision;
   }
 }

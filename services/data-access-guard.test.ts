@@ -1,0 +1,186 @@
+// The data-access guard (docs/architecture.md, data access): every read and write on the hot
+// path of a request or an event is a filter of `_id` alone with a string value — the only
+// lookup the embedded FerretDB answers from an index; anything else reads the whole collection
+// and slows with every record ever written. This runs the hot routes against real services
+// while the MongoDB driver reports every command they send, and fails on any find, update,
+// delete or findAndModify with another filter.
+//
+// New services add their hot routes below. A query that is not by `_id` on purpose (a batch
+// job) is listed in ALLOWED with the reason; a list route is measured in docs/benchmarks.md
+// instead of being checked here.
+import { randomInt, randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import type { CommandStartedEvent, Document } from 'mongodb';
+import { createContractClient } from '../generated/contract/client.js';
+import { createPaymentGatewayClient } from '../generated/payment-gateway/client.js';
+import { MONGO_URL, type TestService, startTestService } from '../tools/testing/service-harness.js';
+import { type TokenIssuer, createTokenIssuer } from '../tools/testing/tokens.js';
+import { Inbox } from './common/events/inbox.js';
+import { commandWatchers, connectMongo } from './common/mongo.js';
+import { contractService } from './contract/main.js';
+import { paymentGatewayService } from './payment-gateway/main.js';
+
+/** collection → why a filter other than `{_id}` is fine there. */
+const ALLOWED: Record<string, string> = {
+  outbox: 'the relay reads the pending markers whole: they are only what is not yet published',
+  wallet_transfers_pending: 'the reconciler reads the pending set whole: only transfers not yet settled',
+  reconciler_leases: 'leases of past periods are deleted in a batch after each reconciler pass',
+  signing_keys: 'the key chain (a few documents) is re-read every few minutes, not per request',
+  sign_in_attempts: 'attempts older than the window are purged now and then (a batch delete)',
+  sign_in_attempts_heads: 'idle scopes are forgotten with that purge (a batch delete)',
+  refresh_tokens: 'expired tokens are purged now and then (a batch delete)',
+  refresh_token_uses: 'expired markers are purged with their tokens (a batch delete)',
+  refresh_family_revocations: 'lapsed revocations are purged with the tokens (a batch delete)',
+};
+
+const CHECKED = new Set(['find', 'update', 'delete', 'findAndModify']);
+
+interface Violation {
+  route: string;
+  command: string;
+  collection: string;
+  filter: unknown;
+}
+
+/** The filters a command carries: find's `filter`, findAndModify's `query`, each update's and delete's `q`. */
+function filtersOf(event: CommandStartedEvent): Document[] {
+  const command = event.command;
+  switch (event.commandName) {
+    case 'find':
+      return [command.filter ?? {}];
+    case 'findAndModify':
+      return [command.query ?? {}];
+    case 'update':
+      return (command.updates as { q: Document }[]).map((u) => u.q);
+    case 'delete':
+      return (command.deletes as { q: Document }[]).map((d) => d.q);
+    default:
+      return [];
+  }
+}
+
+const byIdAlone = (filter: Document) => Object.keys(filter).length === 1 && typeof filter._id === 'string';
+
+describe('Data access on hot paths: a filter of _id alone (integration)', function () {
+  this.timeout(120_000);
+  let issuer: TokenIssuer;
+  let gateway: TestService;
+  let contract: TestService;
+  let databases = new Set<string>();
+  let route = 'start-up';
+  const seen = new Map<string, number>();
+  const violations: Violation[] = [];
+
+  const watch = (event: CommandStartedEvent) => {
+    if (!databases.has(event.databaseName) || !CHECKED.has(event.commandName)) return;
+    const collection = String(event.command[event.commandName]);
+    seen.set(route, (seen.get(route) ?? 0) + 1);
+    for (const filter of filtersOf(event)) {
+      if (byIdAlone(filter) || collection in ALLOWED) continue;
+      violations.push({ route, command: event.commandName, collection, filter });
+    }
+  };
+
+  before(async () => {
+    commandWatchers.add(watch);
+    issuer = await createTokenIssuer();
+    gateway = await startTestService(paymentGatewayService, issuer, { ARGON2_MEMORY_KIB: '4096', ARGON2_TIME_COST: '1', WALLET_CURRENCY: 'EUR' });
+    contract = await startTestService(contractService, issuer);
+    databases = new Set([gateway.dbName, contract.dbName, `${gateway.dbName}_inbox`]);
+  });
+
+  after(async () => {
+    commandWatchers.delete(watch);
+    await contract?.stop();
+    await gateway?.stop();
+    await contract?.drop();
+    await gateway?.drop();
+  });
+
+  it('sign-up, sign-in, refresh, /me, wallet, top-up, transfer, transactions, contract read and change, event handling', async () => {
+    const api = createPaymentGatewayClient({ baseUrl: gateway.url });
+    const as = (token: string) => createPaymentGatewayClient({ baseUrl: gateway.url, token });
+    const signUp = async () => {
+      const email = `guard-${randomUUID().slice(0, 8)}@example.com`;
+      const password = 'correct horse battery staple';
+      const { response } = await api.POST('/auth/sign-up', {
+        body: { email, password, firstName: 'Ada', lastName: 'Guard', phone: `+4477${randomInt(10_000_000, 99_999_999)}`, role: 'customer' },
+      });
+      expect(response.status, 'sign-up').to.equal(201);
+      const signedIn = await api.POST('/auth/sign-in', { body: { email, password } });
+      expect(signedIn.response.status, 'sign-in').to.equal(200);
+      return { email, access: signedIn.data!.accessToken, refresh: signedIn.data!.refreshToken };
+    };
+
+    route = 'sign-up and sign-in';
+    const ada = await signUp();
+    const bob = await signUp();
+    route = 'failed sign-in';
+    expect((await api.POST('/auth/sign-in', { body: { email: ada.email, password: 'not the password at all' } })).response.status).to.equal(401);
+    route = 'refresh';
+    expect((await api.POST('/auth/refresh', { body: { refreshToken: ada.refresh } })).response.status).to.equal(200);
+    route = 'GET /me';
+    expect((await as(ada.access).GET('/me', {})).response.status).to.equal(200);
+    route = 'GET /wallet';
+    expect((await as(ada.access).GET('/wallet', {})).response.status).to.equal(200);
+    route = 'POST /wallet/top-ups';
+    const key = randomUUID();
+    const topUp = () => as(ada.access).POST('/wallet/top-ups', { params: { header: { 'Idempotency-Key': key } }, body: { amount: 500, currency: 'EUR' } });
+    expect((await topUp()).response.status).to.equal(201);
+    route = 'POST /wallet/top-ups (replayed)';
+    expect((await topUp()).response.status).to.equal(201);
+    const transfer = (amount: number) =>
+      as(ada.access).POST('/wallet/transfers', { params: { header: { 'Idempotency-Key': randomUUID() } }, body: { toEmail: bob.email, amount, currency: 'EUR' } });
+    route = 'POST /wallet/transfers';
+    expect((await transfer(200)).response.status).to.equal(201);
+    route = 'POST /wallet/transfers (refused)';
+    expect((await transfer(10_000)).response.status).to.equal(422);
+    route = 'GET /wallet/transactions';
+    expect((await as(bob.access).GET('/wallet/transactions', { params: { query: { limit: 10 } } })).response.status).to.equal(200);
+
+    const operator = createContractClient({ baseUrl: contract.url, token: await issuer.sign('op-guard', { roles: ['operator'] }) });
+    route = 'POST /contracts';
+    const created = await operator.POST('/contracts', {
+      params: { header: { 'Idempotency-Key': randomUUID() } },
+      body: {
+        customer: { id: 'cust-guard', name: 'Guard Ltd' },
+        validFrom: '2026-01-01',
+        validTo: '2026-12-31',
+        currency: 'EUR',
+        creditLimit: 1_000,
+        mandate: { reference: 'GUARD-1', iban: 'FR76 3000 6000 0112 3456 7890 189', signedOn: '2025-12-01' },
+      },
+    });
+    expect(created.response.status).to.equal(201);
+    const path = { contractId: created.data!.id };
+    route = 'GET /contracts/{id}';
+    expect((await operator.GET('/contracts/{contractId}', { params: { path } })).response.status).to.equal(200);
+    route = 'PUT /contracts/{id}/credit-limit';
+    expect((await operator.PUT('/contracts/{contractId}/credit-limit', { params: { path }, body: { creditLimit: 2_000, reason: 'growth' } })).response.status).to.equal(200);
+    route = 'POST /contracts/{id}/suspend';
+    expect((await operator.POST('/contracts/{contractId}/suspend', { params: { path }, body: { reason: 'audit' } })).response.status).to.equal(200);
+    route = 'GET /contracts/{id}/history';
+    expect((await operator.GET('/contracts/{contractId}/history', { params: { path } })).response.status).to.equal(200);
+
+    // Event handling: what the bus asks of the inbox for a delivery and for a redelivery.
+    route = 'event handling (inbox)';
+    const database = await connectMongo(MONGO_URL, `${gateway.dbName}_inbox`);
+    try {
+      const inbox = new Inbox(database.db);
+      const id = randomUUID();
+      expect(await inbox.begin(id, 'contract.subscribed')).to.equal('run');
+      expect(await inbox.begin(id, 'contract.subscribed')).to.equal('busy');
+      await inbox.complete(id, 'contract.subscribed');
+      expect(await inbox.begin(id, 'contract.subscribed')).to.equal('duplicate');
+    } finally {
+      await database.db.dropDatabase();
+      await database.close();
+    }
+    route = 'done';
+
+    // Every route above reached the database (so the watch saw it), and only by `_id`.
+    const routes = ['sign-up and sign-in', 'failed sign-in', 'refresh', 'GET /me', 'GET /wallet', 'POST /wallet/top-ups', 'POST /wallet/top-ups (replayed)', 'POST /wallet/transfers', 'POST /wallet/transfers (refused)', 'GET /wallet/transactions', 'POST /contracts', 'GET /contracts/{id}', 'PUT /contracts/{id}/credit-limit', 'POST /contracts/{id}/suspend', 'GET /contracts/{id}/history', 'event handling (inbox)'];
+    for (const name of routes) expect(seen.get(name) ?? 0, `${name} sent no command: is the watch attached?`).to.be.greaterThan(0);
+    expect(violations, JSON.stringify(violations, null, 1)).to.deep.equal([]);
+  });
+});
