@@ -179,15 +179,18 @@ export function emitRouter(names: ApiNames, operations: OperationModel[]): strin
   out.push(`import { createOperationRouter, type RouterOptions } from '${names.runtimeImport}/operation-router.js';`);
   out.push(`import type * as api from './delegate.js';`);
   out.push(`import spec from './spec.json' with { type: 'json' };\n`);
-  out.push(`/** What the runtime needs to know about each operation: route, roles, and the media type of each response. */`);
+  out.push(`/** What the runtime needs to know about each operation: route, security, and the media type of each response. */`);
   out.push(`export const ${names.camel}Operations = {`);
   for (const op of operations) {
-    const media = op.responses.map((r) => `${quote(r.status)}: ${r.media ? quote(r.media.contentType) : 'null'}`);
-    out.push(`  ${op.operationId}: {`);
-    out.push(`    method: ${quote(op.method)},`);
-    out.push(`    path: ${quote(op.path)},`);
-    out.push(`    security: ${JSON.stringify(op.security).replace(/"/g, "'").replace(/,/g, ', ').replace(/:/g, ': ')},`);
-    out.push(`    responses: { ${media.join(', ')} },`);
+    const fields = {
+      method: op.method,
+      path: op.path,
+      security: op.security,
+      responses: Object.fromEntries(op.responses.map((r) => [r.status, r.media ? r.media.contentType : null])),
+    };
+    // Each value is the spec's data serialized as JSON: a scope such as `wallet:read` comes out as written.
+    out.push(`  ${key(op.operationId)}: {`);
+    for (const [name, value] of Object.entries(fields)) out.push(`    ${name}: ${JSON.stringify(value)},`);
     out.push('  },');
   }
   out.push('} as const;\n');

@@ -1,6 +1,8 @@
-// The runtime behind every generated router: per operation, in this order,
-// security (401/403) → JSON body parsing (400/413/415) → validation against the spec (400) →
-// the delegate → the typed result written with the media type the spec declares.
+// The runtime behind every generated router. Per request, in this order:
+// match the operation (express-openapi-validator's own matcher, so nothing else can disagree with
+// it) → that operation's security (401/403) → JSON body parsing (400/413/415) → validation against
+// the spec (400) → that operation's handler → the typed result written with the media type the
+// spec declares.
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Logger } from 'pino';
@@ -17,7 +19,7 @@ export type HttpMethod = 'get' | 'put' | 'post' | 'delete' | 'patch' | 'head' | 
 export interface OperationDescriptor {
   readonly method: HttpMethod;
   readonly path: string;
-  /** OR of requirements; each an AND of schemes with the roles (scopes) allowed. */
+  /** OR of requirements; each an AND of schemes, each scheme with the roles (scopes) allowed. */
   readonly security: readonly Readonly<Record<string, readonly string[]>>[];
   /** Declared statuses (and `default`) → media type, null when the response has no body. */
   readonly responses: Readonly<Record<string, string | null>>;
@@ -46,8 +48,16 @@ export interface OperationResult {
 
 type Handler<C> = (req: Request, ctx: C) => Promise<OperationResult>;
 
-/** `/contracts/{contractId}` → `/contracts/:contractId` */
-export const expressPath = (path: string) => path.replace(/\{([^}]+)\}/g, ':$1');
+/** What express-openapi-validator's matcher leaves on the request (`req.openapi`). */
+type MatchedRequest = Request & { openapi?: { schema: { operationId?: string }; pathParams: Record<string, string> } };
+
+/** The validator's middleware up to and including the one that sets `req.openapi`; what follows parses and validates. */
+const MATCHING_MIDDLEWARE = ['pathParamsMiddleware', 'metadataMiddleware'];
+
+/** The operationId of the operation express-openapi-validator matched, if it matched one. */
+export function matchedOperationId(req: Request): string | undefined {
+  return (req as MatchedRequest).openapi?.schema.operationId;
+}
 
 export function createOperationRouter<Ops extends Record<string, OperationDescriptor>>(
   spec: object,
@@ -55,7 +65,27 @@ export function createOperationRouter<Ops extends Record<string, OperationDescri
   options: RouterOptions,
 ) {
   const log = options.log ?? pino({ level: 'silent' });
+  checkDescriptors(spec, operations);
   const router = express.Router();
+  const handlers = new Map<string, Handler<RequestContext>>();
+  const operationOf = (req: Request): OperationDescriptor | undefined => {
+    const id = matchedOperationId(req);
+    return id === undefined ? undefined : operations[id];
+  };
+
+  const validator = OpenApiValidator.middleware({
+    apiSpec: structuredClone(spec) as never,
+    validateRequests: { allowUnknownQueryParameters: false, removeAdditional: false, allErrors: true },
+    validateResponses: options.validateResponses ? { removeAdditional: false, onError: undefined } : false,
+    validateSecurity: false,
+    validateFormats: true,
+    ignoreUndocumented: false,
+  }) as unknown as RequestHandler[];
+  // Security must run between matching and body parsing, so the validator's chain is split there.
+  const names = validator.map((m) => m.name);
+  if (names.slice(0, MATCHING_MIDDLEWARE.length).join() !== MATCHING_MIDDLEWARE.join()) {
+    throw new Error(`express-openapi-validator's middleware is [${names.join(', ')}]; operation-router.ts expects it to start with ${MATCHING_MIDDLEWARE.join(', ')}`);
+  }
 
   // Express 5 re-parses req.query on every read; make it a plain property so the validator's
   // coercion and defaults (limit=20, numbers as numbers) are what the delegate sees.
@@ -63,39 +93,35 @@ export function createOperationRouter<Ops extends Record<string, OperationDescri
     Object.defineProperty(req, 'query', { value: { ...req.query }, writable: true, configurable: true, enumerable: true });
     next();
   });
-  // Security runs before the body is even parsed: an anonymous caller learns nothing about the contract.
-  for (const op of Object.values(operations)) {
-    if (op.security.length > 0) router[op.method](expressPath(op.path), authenticate(op, options.security, log));
-  }
+  router.use(validator.slice(0, MATCHING_MIDDLEWARE.length));
+  // Security runs before the body is even read: an anonymous caller learns nothing about the contract.
+  router.use(authenticate(operationOf, options.security, log));
   router.use(express.json({ limit: options.bodyLimit ?? '100kb', type: ['application/json', 'application/*+json'] }));
-  router.use(
-    OpenApiValidator.middleware({
-      apiSpec: structuredClone(spec) as never,
-      validateRequests: { allowUnknownQueryParameters: false, removeAdditional: false, allErrors: true },
-      validateResponses: options.validateResponses ? { removeAdditional: false, onError: undefined } : false,
-      validateSecurity: false,
-      validateFormats: true,
-      ignoreUndocumented: false,
-    }),
-  );
+  router.use(validator.slice(MATCHING_MIDDLEWARE.length));
+  // The handler of the operation the validator matched, whatever order the spec declares paths in.
+  router.use(async (req: Request, res: Response, next: NextFunction) => {
+    const operationId = matchedOperationId(req);
+    const handler = operationId === undefined ? undefined : handlers.get(operationId);
+    if (operationId === undefined || handler === undefined) return next();
+    try {
+      // Express resets req.params per layer; these are the validated ones of the matched route.
+      req.params = (req as MatchedRequest).openapi!.pathParams;
+      const ctx = requestContext(req, res, log);
+      const work = handler(req, ctx);
+      const result = await (options.inFlight ? options.inFlight.track(work) : work);
+      writeResult(res, operations[operationId]!, result, ctx);
+    } catch (err) {
+      next(err);
+    }
+  });
 
-  const mount = <C extends RequestContext>(operationId: keyof Ops & string, handler: Handler<C>) => {
-    const op = operations[operationId]!;
-    router[op.method](expressPath(op.path), async (req: Request, res: Response, next: NextFunction) => {
-      try {
-        const ctx = requestContext(req, res, log);
-        const work = handler(req, ctx as C);
-        const result = await (options.inFlight ? options.inFlight.track(work) : work);
-        writeResult(res, op, result, ctx);
-      } catch (err) {
-        next(err);
-      }
-    });
+  const mount = (operationId: string, handler: Handler<never>) => {
+    if (!(operationId in operations)) throw new Error(`no operation ${operationId} in this API`);
+    handlers.set(operationId, handler as Handler<RequestContext>);
   };
-
   let finished = false;
   return {
-    /** Serve an operation whose spec requires a token: the handler always gets a principal. */
+    /** Serve an operation whose spec requires credentials: the handler always gets a principal. */
     secured(operationId: keyof Ops & string, handler: Handler<AuthenticatedContext>) {
       mount(operationId, handler);
     },
@@ -106,6 +132,8 @@ export function createOperationRouter<Ops extends Record<string, OperationDescri
     /** The Express router, with the problem+json error handler placed after every operation. */
     get express() {
       if (!finished) {
+        const missing = Object.keys(operations).filter((id) => !handlers.has(id));
+        if (missing.length > 0) throw new Error(`no handler for ${missing.join(', ')}`);
         router.use(problemErrorHandler(log));
         finished = true;
       }
@@ -114,36 +142,67 @@ export function createOperationRouter<Ops extends Record<string, OperationDescri
   };
 }
 
-function authenticate(op: OperationDescriptor, handlers: Record<string, SecurityHandler>, log: Logger): RequestHandler {
+/** The generated descriptors and the spec the validator matches against must name the same operations. */
+function checkDescriptors(spec: object, operations: Record<string, OperationDescriptor>): void {
+  const inSpec = new Map<string, string>();
+  for (const [path, item] of Object.entries((spec as { paths?: Record<string, Record<string, { operationId?: string }>> }).paths ?? {})) {
+    for (const [method, op] of Object.entries(item)) {
+      if (typeof op === 'object' && op !== null && typeof op.operationId === 'string') inSpec.set(op.operationId, `${method} ${path}`);
+    }
+  }
+  const mismatched = [
+    ...Object.entries(operations).filter(([id, op]) => inSpec.get(id) !== `${op.method} ${op.path}`).map(([id]) => id),
+    ...[...inSpec.keys()].filter((id) => !(id in operations)),
+  ];
+  if (mismatched.length > 0) throw new Error(`the spec and the operation descriptors disagree on ${mismatched.join(', ')}: run \`make generate\``);
+}
+
+/**
+ * The matched operation's security: any one requirement (OR) whose schemes all (AND) verify and
+ * whose roles the principal holds. A requirement failing only on roles makes the answer 403;
+ * otherwise the first requirement's 401. The principal is the first scheme's of the requirement met.
+ */
+function authenticate(operationOf: (req: Request) => OperationDescriptor | undefined, handlers: Record<string, SecurityHandler>, log: Logger): RequestHandler {
   return async (req, res, next) => {
+    const op = operationOf(req);
+    if (!op || op.security.length === 0) return next();
     const ctx = requestContext(req, res, log);
-    let lastUnauthorized: unknown;
+    // Each scheme verifies once per request, however many requirements name it.
+    const verified = new Map<string, Promise<Principal>>();
+    const verify = (scheme: string): Promise<Principal> => {
+      let result = verified.get(scheme);
+      if (!result) {
+        const handler = handlers[scheme];
+        result = handler ? handler(req) : Promise.reject(new Error(`no security handler for scheme '${scheme}'`));
+        verified.set(scheme, result);
+      }
+      return result;
+    };
+    let unauthorized: unknown;
     let forbidden = false;
     for (const requirement of op.security) {
+      const schemes = Object.entries(requirement);
+      let principals: Principal[];
       try {
-        let principal: Principal | undefined;
-        for (const scheme of Object.keys(requirement)) {
-          const handler = handlers[scheme];
-          if (!handler) throw new Error(`no security handler for scheme '${scheme}'`);
-          principal ??= await handler(req);
-        }
-        const roles = Object.values(requirement).flat() as Role[];
-        if (principal && roles.length > 0 && !roles.some((r) => principal!.roles.includes(r))) {
-          forbidden = true;
-          continue;
-        }
-        ctx.principal = principal;
-        ctx.log = ctx.log.child({ subject: principal?.subject });
-        return next();
+        principals = [];
+        for (const [scheme] of schemes) principals.push(await verify(scheme));
       } catch (err) {
         if (!(err instanceof HttpProblem)) return next(err);
-        lastUnauthorized = err;
+        unauthorized ??= err;
+        continue;
       }
+      if (schemes.some(([, roles], i) => roles.length > 0 && !roles.some((r) => principals[i]!.roles.includes(r as Role)))) {
+        forbidden = true;
+        continue;
+      }
+      const principal = principals[0];
+      if (principal) {
+        ctx.principal = principal;
+        ctx.log = ctx.log.child({ subject: principal.subject });
+      }
+      return next();
     }
-    if (forbidden) {
-      return next(new HttpProblem(403, 'forbidden', 'Your role does not allow this operation.'));
-    }
-    next(lastUnauthorized);
+    next(forbidden ? new HttpProblem(403, 'forbidden', 'Your role does not allow this operation.') : unauthorized);
   };
 }
 

@@ -1,6 +1,7 @@
 // The generator's own tests, on the petstore fixture (tools/codegen/test/fixtures/petstore.yaml):
 // deterministic output, refusal of specs that break the lint or the contract rules, the generated
-// router + client serving every operation, and the compile-time guarantees of the generated delegate.
+// router + client serving every operation (routing, security), and the
+// compile-time guarantees of the generated delegates.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -14,11 +15,12 @@ import { expect } from 'chai';
 import express from 'express';
 import ts from 'typescript';
 import { stringify } from 'yaml';
-import type { Principal } from '../../../services/common/http/context.js';
+import type { Principal, Role } from '../../../services/common/http/context.js';
 import { HttpProblem } from '../../../services/common/http/problem.js';
 import { generateApi } from '../generate.js';
 import { createPetstoreClient, type PetstoreClient } from './fixtures/generated/petstore/client.js';
-import { createPetstoreRouter } from './fixtures/generated/petstore/router.js';
+import { createPetstoreRouter, petstoreOperations } from './fixtures/generated/petstore/router.js';
+import petstoreSpec from './fixtures/generated/petstore/spec.json' with { type: 'json' };
 import { BROKEN_PET_NAME, createPetstoreDelegate } from './petstore-delegate.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -51,10 +53,16 @@ describe('codegen: generation', () => {
       const block = new RegExp(`export interface ${name} \\{\\n([\\s\\S]*?)\\n\\}`).exec(delegate)?.[1] ?? '';
       return [...block.matchAll(/^ {2}(\w+)\(/gm)].map((m) => m[1]);
     };
-    expect(members('PetsDelegate')).to.deep.equal(['listPets', 'createPet', 'getPet', 'deletePet', 'adoptPet']);
-    expect(members('StoreDelegate')).to.deep.equal(['getStoreInfo']);
+    expect(members('PetsDelegate')).to.deep.equal(['listPets', 'createPet', 'getPet', 'deletePet', 'exportPets', 'adoptPet']);
+    expect(members('StoreDelegate')).to.deep.equal(['getStoreInfo', 'getStoreReport']);
     expect(delegate).to.contain('export interface PetstoreDelegate extends PetsDelegate, StoreDelegate {}');
     expect(files.get('router.ts')).to.contain('export function createPetstoreRouter(delegate: api.PetstoreDelegate,');
+  });
+
+  it('emits security requirements as data: AND, OR and a scope containing ":" come out as the spec says', () => {
+    expect(petstoreOperations.exportPets.security).to.deep.equal([{ bearerAuth: ['pets:export'], apiKey: [] }]);
+    expect(petstoreOperations.getStoreReport.security).to.deep.equal([{ bearerAuth: ['operator'] }, { apiKey: [] }]);
+    expect(petstoreOperations.getStoreInfo.security).to.deep.equal([]);
   });
 
   it('the committed fixture output is what the fixture spec produces', async () => {
@@ -233,7 +241,10 @@ describe('codegen: the generated router and client', () => {
   const TOKENS: Record<string, Principal> = {
     'operator-token': { subject: 'operator-1', roles: ['operator'] },
     'customer-token': { subject: 'customer-1', roles: ['customer'] },
+    // Scopes are any strings in a spec; Role names only the platform's three, hence the cast.
+    'exporter-token': { subject: 'exporter-1', roles: ['operator', 'pets:export' as Role] },
   };
+  const API_KEYS: Record<string, Principal> = { 'partner-key': { subject: 'partner-1', roles: [] } };
   let server: Server;
   let baseUrl: string;
   let operator: PetstoreClient;
@@ -252,6 +263,13 @@ describe('codegen: the generated router and client', () => {
             if (!principal) throw new HttpProblem(401, 'invalid-token', 'The bearer token is not valid.', { headers: { 'www-authenticate': 'Bearer error="invalid_token"' } });
             return principal;
           },
+          apiKey: async (req) => {
+            const key = req.header('x-api-key');
+            if (!key) throw new HttpProblem(401, 'missing-api-key', 'An API key is required.');
+            const principal = API_KEYS[key];
+            if (!principal) throw new HttpProblem(401, 'invalid-api-key', 'The API key is not valid.');
+            return principal;
+          },
         },
         validateResponses: true,
       }),
@@ -268,6 +286,8 @@ describe('codegen: the generated router and client', () => {
   });
 
   const idem = (key: string) => ({ header: { 'Idempotency-Key': key } });
+  /** A client sending `token` (if any) and the partner API key `key` (if any). */
+  const client = (token?: string, key?: string) => createPetstoreClient({ baseUrl, ...(token ? { token } : {}), ...(key ? { headers: { 'x-api-key': key } } : {}) });
   let catId: string;
   let dogId: string;
 
@@ -349,6 +369,54 @@ describe('codegen: the generated router and client', () => {
     const limited = await operator.GET('/pets', { params: { query: { limit: 1 } } });
     expect(limited.data!.items).to.have.length(1);
     expect(limited.response.headers.get('x-total-count')).to.equal('2');
+  });
+
+  it('a templated path declared first does not capture a literal one: GET /pets/export reaches exportPets and its security', async () => {
+    const paths = Object.keys(petstoreSpec.paths);
+    expect(paths.indexOf('/pets/{petId}')).to.be.lessThan(paths.indexOf('/pets/export')); // the order that used to misroute
+
+    // getPet lets a customer in; exportPets needs the exporter scope and the API key, so this is exportPets' 401.
+    const asCustomer = await customer.GET('/pets/export');
+    expect(asCustomer.response.status).to.equal(401);
+    expect(asCustomer.error).to.include({ code: 'missing-api-key', instance: '/pets/export' });
+
+    const exported = await client('exporter-token', 'partner-key').GET('/pets/export');
+    expect(exported.response.status).to.equal(200);
+    expect(exported.data!.exportedBy).to.equal('exporter-1');
+    expect(exported.data!.items.map((p) => p.id)).to.deep.equal([catId, dogId]);
+
+    // …and the templated path still serves everything else.
+    const cat = await customer.GET('/pets/{petId}', { params: { path: { petId: catId } } });
+    expect(cat.response.status).to.equal(200);
+    expect(cat.data!.id).to.equal(catId);
+  });
+
+  it('AND: a requirement combining two schemes needs both (missing either is a 401), then its scope (403)', async () => {
+    const status = async (token?: string, key?: string) => {
+      const { response, error } = await client(token, key).GET('/pets/export');
+      return `${response.status}${error ? ` ${error.code}` : ''}`;
+    };
+    expect(await status('exporter-token', 'partner-key')).to.equal('200');
+    expect(await status('exporter-token')).to.equal('401 missing-api-key');
+    expect(await status(undefined, 'partner-key')).to.equal('401 missing-token');
+    expect(await status('exporter-token', 'stolen-key')).to.equal('401 invalid-api-key');
+    expect(await status('forged', 'partner-key')).to.equal('401 invalid-token');
+    // Both schemes verify, but an operator without the `pets:export` scope is not allowed.
+    expect(await status('operator-token', 'partner-key')).to.equal('403 forbidden');
+  });
+
+  it('OR: any one requirement will do; 403 when one failed only on the role, else the first one\'s 401', async () => {
+    const report = async (token?: string, key?: string) => {
+      const { response, data, error } = await client(token, key).GET('/store/report');
+      return `${response.status} ${data ? data.reportedTo : error!.code}`;
+    };
+    expect(await report('operator-token')).to.equal('200 operator-1');
+    expect(await report(undefined, 'partner-key')).to.equal('200 partner-1');
+    expect(await report('customer-token', 'partner-key')).to.equal('200 partner-1');
+    expect(await report('forged', 'partner-key')).to.equal('200 partner-1');
+    expect(await report('customer-token')).to.equal('403 forbidden');
+    expect(await report()).to.equal('401 missing-token');
+    expect(await report(undefined, 'stolen-key')).to.equal('401 missing-token');
   });
 
   it('POST without a body: 200, then the `default` response (an undeclared 409) as problem+json', async () => {

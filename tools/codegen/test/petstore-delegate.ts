@@ -90,6 +90,10 @@ export function createPetstoreDelegate({ now = () => new Date() }: PetstoreDeleg
       return { status: 204 };
     },
 
+    async exportPets(_request, ctx) {
+      return { status: 200, body: { exportedBy: ctx.principal.subject, items: [...pets.values()].map((p) => p.pet) } };
+    },
+
     async adoptPet({ path }, ctx) {
       if (!pets.has(path.petId)) return notFound(path.petId);
       const earlier = adoptions.get(path.petId);
@@ -106,6 +110,10 @@ export function createPetstoreDelegate({ now = () => new Date() }: PetstoreDeleg
   const storePart: StoreDelegate = {
     async getStoreInfo() {
       return { status: 200, body: { name: 'Payspec Pets', motto: null, petCount: pets.size } };
+    },
+
+    async getStoreReport(_request, ctx) {
+      return { status: 200, body: { petCount: pets.size, adoptedCount: adoptions.size, reportedTo: ctx.principal.subject } };
     },
   };
   return { ...petsPart, ...storePart };
@@ -209,7 +217,9 @@ function missingMethodLiteral(base: PetstoreDelegate): PetstoreDelegate {
     createPet: base.createPet,
     getPet: base.getPet,
     deletePet: base.deletePet,
+    exportPets: base.exportPets,
     adoptPet: base.adoptPet,
+    getStoreReport: base.getStoreReport,
   };
   return delegate;
 }
@@ -218,6 +228,7 @@ function missingMethodLiteral(base: PetstoreDelegate): PetstoreDelegate {
 function otherTagMethod(base: PetstoreDelegate): StoreDelegate {
   return {
     getStoreInfo: base.getStoreInfo,
+    getStoreReport: base.getStoreReport,
     // @ts-expect-error [other-tag-method] listPets is tagged pets, so it belongs to PetsDelegate
     listPets: base.listPets,
   };
