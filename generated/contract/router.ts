@@ -5,7 +5,7 @@ import { createOperationRouter, type RouterOptions } from '../../services/common
 import type * as api from './delegate.js';
 import spec from './spec.json' with { type: 'json' };
 
-/** What the runtime needs to know about each operation: route, security, and the media type of each response. */
+/** What the runtime needs to know about each operation: route, security, request body, and the media type of each response. */
 export const contractOperations = {
   listContracts: {
     method: "get",
@@ -17,6 +17,7 @@ export const contractOperations = {
     method: "post",
     path: "/contracts",
     security: [{"bearerAuth":["operator"]}],
+    body: {"required":true,"mediaTypes":["application/json"]},
     responses: {"201":"application/json","400":"application/problem+json","401":"application/problem+json","403":"application/problem+json","409":"application/problem+json","413":"application/problem+json","415":"application/problem+json","422":"application/problem+json"},
   },
   getContract: {
@@ -29,30 +30,35 @@ export const contractOperations = {
     method: "post",
     path: "/contracts/{contractId}/suspend",
     security: [{"bearerAuth":["operator"]}],
+    body: {"required":true,"mediaTypes":["application/json"]},
     responses: {"200":"application/json","400":"application/problem+json","401":"application/problem+json","403":"application/problem+json","404":"application/problem+json","409":"application/problem+json","413":"application/problem+json","415":"application/problem+json"},
   },
   reactivateContract: {
     method: "post",
     path: "/contracts/{contractId}/reactivate",
     security: [{"bearerAuth":["operator"]}],
+    body: {"required":true,"mediaTypes":["application/json"]},
     responses: {"200":"application/json","400":"application/problem+json","401":"application/problem+json","403":"application/problem+json","404":"application/problem+json","409":"application/problem+json","413":"application/problem+json","415":"application/problem+json"},
   },
   cancelContract: {
     method: "post",
     path: "/contracts/{contractId}/cancel",
     security: [{"bearerAuth":["operator"]}],
+    body: {"required":true,"mediaTypes":["application/json"]},
     responses: {"200":"application/json","400":"application/problem+json","401":"application/problem+json","403":"application/problem+json","404":"application/problem+json","409":"application/problem+json","413":"application/problem+json","415":"application/problem+json"},
   },
   changeMandate: {
     method: "put",
     path: "/contracts/{contractId}/mandate",
     security: [{"bearerAuth":["operator"]}],
+    body: {"required":true,"mediaTypes":["application/json"]},
     responses: {"200":"application/json","400":"application/problem+json","401":"application/problem+json","403":"application/problem+json","404":"application/problem+json","409":"application/problem+json","413":"application/problem+json","415":"application/problem+json","422":"application/problem+json"},
   },
   changeCreditLimit: {
     method: "put",
     path: "/contracts/{contractId}/credit-limit",
     security: [{"bearerAuth":["operator"]}],
+    body: {"required":true,"mediaTypes":["application/json"]},
     responses: {"200":"application/json","400":"application/problem+json","401":"application/problem+json","403":"application/problem+json","404":"application/problem+json","409":"application/problem+json","413":"application/problem+json","415":"application/problem+json"},
   },
   listContractHistory: {

@@ -5,30 +5,34 @@ import { createOperationRouter, type RouterOptions } from '../../services/common
 import type * as api from './delegate.js';
 import spec from './spec.json' with { type: 'json' };
 
-/** What the runtime needs to know about each operation: route, security, and the media type of each response. */
+/** What the runtime needs to know about each operation: route, security, request body, and the media type of each response. */
 export const paymentGatewayOperations = {
   signUp: {
     method: "post",
     path: "/auth/sign-up",
     security: [],
+    body: {"required":true,"mediaTypes":["application/json"]},
     responses: {"201":"application/json","400":"application/problem+json","409":"application/problem+json","413":"application/problem+json","415":"application/problem+json","422":"application/problem+json"},
   },
   signIn: {
     method: "post",
     path: "/auth/sign-in",
     security: [],
+    body: {"required":true,"mediaTypes":["application/json"]},
     responses: {"200":"application/json","400":"application/problem+json","401":"application/problem+json","413":"application/problem+json","415":"application/problem+json","429":"application/problem+json"},
   },
   refreshTokens: {
     method: "post",
     path: "/auth/refresh",
     security: [],
+    body: {"required":true,"mediaTypes":["application/json"]},
     responses: {"200":"application/json","400":"application/problem+json","401":"application/problem+json","413":"application/problem+json","415":"application/problem+json"},
   },
   signOut: {
     method: "post",
     path: "/auth/sign-out",
     security: [],
+    body: {"required":true,"mediaTypes":["application/json"]},
     responses: {"204":null,"400":"application/problem+json","413":"application/problem+json","415":"application/problem+json"},
   },
   getProfile: {
@@ -53,12 +57,14 @@ export const paymentGatewayOperations = {
     method: "post",
     path: "/wallet/top-ups",
     security: [{"bearerAuth":["customer","merchant"]}],
+    body: {"required":true,"mediaTypes":["application/json"]},
     responses: {"201":"application/json","400":"application/problem+json","401":"application/problem+json","403":"application/problem+json","409":"application/problem+json","413":"application/problem+json","415":"application/problem+json","422":"application/problem+json"},
   },
   transfer: {
     method: "post",
     path: "/wallet/transfers",
     security: [{"bearerAuth":["customer","merchant"]}],
+    body: {"required":true,"mediaTypes":["application/json"]},
     responses: {"201":"application/json","400":"application/problem+json","401":"application/problem+json","403":"application/problem+json","409":"application/problem+json","413":"application/problem+json","415":"application/problem+json","422":"application/problem+json"},
   },
   listTransactions: {

@@ -179,13 +179,14 @@ export function emitRouter(names: ApiNames, operations: OperationModel[]): strin
   out.push(`import { createOperationRouter, type RouterOptions } from '${names.runtimeImport}/operation-router.js';`);
   out.push(`import type * as api from './delegate.js';`);
   out.push(`import spec from './spec.json' with { type: 'json' };\n`);
-  out.push(`/** What the runtime needs to know about each operation: route, security, and the media type of each response. */`);
+  out.push(`/** What the runtime needs to know about each operation: route, security, request body, and the media type of each response. */`);
   out.push(`export const ${names.camel}Operations = {`);
   for (const op of operations) {
     const fields = {
       method: op.method,
       path: op.path,
       security: op.security,
+      ...(op.requestBody ? { body: { required: op.requestBody.required, mediaTypes: [op.requestBody.media.contentType] } } : {}),
       responses: Object.fromEntries(op.responses.map((r) => [r.status, r.media ? r.media.contentType : null])),
     };
     // Each value is the spec's data serialized as JSON: a scope such as `wallet:read` comes out as written.

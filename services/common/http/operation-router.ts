@@ -1,8 +1,8 @@
 // The runtime behind every generated router. Per request, in this order:
 // match the operation (express-openapi-validator's own matcher, so nothing else can disagree with
-// it) → that operation's security (401/403) → JSON body parsing (400/413/415) → validation against
-// the spec (400) → that operation's handler → the typed result written with the media type the
-// spec declares.
+// it) → that operation's security (401/403) → body presence and media type (400/415) → JSON
+// parsing (400/413) → validation against the spec (400) → that operation's handler → the typed
+// result written with the media type the spec declares.
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { Logger } from 'pino';
@@ -21,6 +21,8 @@ export interface OperationDescriptor {
   readonly path: string;
   /** OR of requirements; each an AND of schemes, each scheme with the roles (scopes) allowed. */
   readonly security: readonly Readonly<Record<string, readonly string[]>>[];
+  /** Absent when the operation takes no body. */
+  readonly body?: { readonly required: boolean; readonly mediaTypes: readonly string[] };
   /** Declared statuses (and `default`) → media type, null when the response has no body. */
   readonly responses: Readonly<Record<string, string | null>>;
 }
@@ -96,7 +98,12 @@ export function createOperationRouter<Ops extends Record<string, OperationDescri
   router.use(validator.slice(0, MATCHING_MIDDLEWARE.length));
   // Security runs before the body is even read: an anonymous caller learns nothing about the contract.
   router.use(authenticate(operationOf, options.security, log));
-  router.use(express.json({ limit: options.bodyLimit ?? '100kb', type: ['application/json', 'application/*+json'] }));
+  router.use((req, _res, next) => {
+    const op = operationOf(req);
+    next(op?.body ? bodyProblem(op.body, req) : undefined);
+  });
+  const json = express.json({ limit: options.bodyLimit ?? '100kb', type: ['application/json', 'application/*+json'] });
+  router.use((req, res, next) => (hasBody(req) ? json(req, res, next) : next()));
   router.use(validator.slice(MATCHING_MIDDLEWARE.length));
   // The handler of the operation the validator matched, whatever order the spec declares paths in.
   router.use(async (req: Request, res: Response, next: NextFunction) => {
@@ -204,6 +211,29 @@ function authenticate(operationOf: (req: Request) => OperationDescriptor | undef
     }
     next(forbidden ? new HttpProblem(403, 'forbidden', 'Your role does not allow this operation.') : unauthorized);
   };
+}
+
+/** Whether the request carries a body (an empty one counts as none). */
+function hasBody(req: Request): boolean {
+  return req.header('transfer-encoding') !== undefined || Number(req.header('content-length') ?? 0) > 0;
+}
+
+/** A missing required body is a 400 pointing at /body; a body in a media type the operation does not take, a 415. */
+function bodyProblem(body: NonNullable<OperationDescriptor['body']>, req: Request): HttpProblem | undefined {
+  if (!hasBody(req)) {
+    return body.required
+      ? new HttpProblem(400, 'body-required', 'The request body is required.', { errors: [{ pointer: '/body', message: 'request body is required' }] })
+      : undefined;
+  }
+  const received = req.header('content-type')?.split(';')[0]!.trim().toLowerCase();
+  const accepted = body.mediaTypes.map((m) => m.toLowerCase());
+  const matches = (type: string) => received === type || type === '*/*' || (type.endsWith('/*') && received?.startsWith(type.slice(0, -1)));
+  if (received && accepted.some(matches)) return undefined;
+  return new HttpProblem(
+    415,
+    'unsupported-media-type',
+    `${received ? `The request body is ${received}` : 'The request body has no Content-Type'}; this operation accepts ${accepted.join(' or ')}.`,
+  );
 }
 
 function writeResult(res: Response, op: OperationDescriptor, result: OperationResult, ctx: RequestContext): void {

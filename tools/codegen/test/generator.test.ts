@@ -1,6 +1,6 @@
 // The generator's own tests, on the petstore fixture (tools/codegen/test/fixtures/petstore.yaml):
 // deterministic output, refusal of specs that break the lint or the contract rules, the generated
-// router + client serving every operation (routing, security), and the
+// router + client serving every operation (routing, security, bodies), and the
 // compile-time guarantees of the generated delegates.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -63,6 +63,7 @@ describe('codegen: generation', () => {
     expect(petstoreOperations.exportPets.security).to.deep.equal([{ bearerAuth: ['pets:export'], apiKey: [] }]);
     expect(petstoreOperations.getStoreReport.security).to.deep.equal([{ bearerAuth: ['operator'] }, { apiKey: [] }]);
     expect(petstoreOperations.getStoreInfo.security).to.deep.equal([]);
+    expect(petstoreOperations.createPet.body).to.deep.equal({ required: true, mediaTypes: ['application/json'] });
   });
 
   it('the committed fixture output is what the fixture spec produces', async () => {
@@ -288,6 +289,14 @@ describe('codegen: the generated router and client', () => {
   const idem = (key: string) => ({ header: { 'Idempotency-Key': key } });
   /** A client sending `token` (if any) and the partner API key `key` (if any). */
   const client = (token?: string, key?: string) => createPetstoreClient({ baseUrl, ...(token ? { token } : {}), ...(key ? { headers: { 'x-api-key': key } } : {}) });
+  /** A raw request, for what the typed client would not send (no body, another media type). */
+  const raw = (path: string, init: { method?: string; token?: string; headers?: Record<string, string>; body?: string } = {}) =>
+    fetch(`${baseUrl}${path}`, {
+      method: init.method ?? 'GET',
+      headers: { ...(init.token ? { authorization: `Bearer ${init.token}` } : {}), ...init.headers },
+      // Bytes, not a string: fetch would label a string text/plain.
+      ...(init.body !== undefined ? { body: new TextEncoder().encode(init.body) } : {}),
+    });
   let catId: string;
   let dogId: string;
 
@@ -417,6 +426,31 @@ describe('codegen: the generated router and client', () => {
     expect(await report('customer-token')).to.equal('403 forbidden');
     expect(await report()).to.equal('401 missing-token');
     expect(await report(undefined, 'stolen-key')).to.equal('401 missing-token');
+  });
+
+  it('a required body that is missing is a 400 pointing at /body; a body in another media type is a 415 naming both', async () => {
+    const headers = { 'idempotency-key': 'no-body' };
+    for (const sent of [{}, { headers: { 'content-type': 'application/json' } }]) {
+      const response = await raw('/pets', { method: 'POST', token: 'operator-token', headers: { ...headers, ...sent.headers } });
+      expect(response.status).to.equal(400);
+      expect(response.headers.get('content-type')).to.match(/^application\/problem\+json/);
+      const problem = (await response.json()) as { code: string; errors: unknown[] };
+      expect(problem).to.include({ code: 'body-required' });
+      expect(problem.errors).to.deep.equal([{ pointer: '/body', message: 'request body is required' }]);
+    }
+
+    const text = await raw('/pets', { method: 'POST', token: 'operator-token', headers: { ...headers, 'content-type': 'text/plain' }, body: 'a cat' });
+    expect(text.status).to.equal(415);
+    const problem = (await text.json()) as { code: string; detail: string };
+    expect(problem.code).to.equal('unsupported-media-type');
+    expect(problem.detail).to.equal('The request body is text/plain; this operation accepts application/json.');
+
+    const untyped = await raw('/pets', { method: 'POST', token: 'operator-token', headers, body: '{}' });
+    expect(untyped.status).to.equal(415);
+    expect(((await untyped.json()) as { detail: string }).detail).to.equal('The request body has no Content-Type; this operation accepts application/json.');
+
+    // Security still comes first: an anonymous caller learns nothing about the body.
+    expect((await raw('/pets', { method: 'POST', headers })).status).to.equal(401);
   });
 
   it('POST without a body: 200, then the `default` response (an undeclared 409) as problem+json', async () => {
