@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds tools/infra/bin/ferretdb-local (FerretDB 1.24 embedded, SQLite backend) if it is missing
-# or older than its sources. Idempotent; a no-op costs a few stat calls.
+# or older than its sources (ferretdb/*.go, go.mod, go.sum). Idempotent; a no-op costs a few stat calls.
 # Env: GO (go binary to use; default: go on PATH, else /usr/local/go/bin/go), FORCE=1 to rebuild.
 set -euo pipefail
 
@@ -13,7 +13,7 @@ needs_build() {
   [[ "${FORCE:-}" == 1 ]] && return 0
   [[ -x "$BIN" ]] || return 0
   local f
-  for f in "$SRC_DIR/main.go" "$SRC_DIR/go.mod" "$SRC_DIR/go.sum"; do
+  for f in "$SRC_DIR"/*.go "$SRC_DIR/go.mod" "$SRC_DIR/go.sum"; do
     [[ -e "$f" && "$f" -nt "$BIN" ]] && return 0
   done
   return 1

@@ -7,6 +7,8 @@
 // exporter (both live only in FerretDB's cmd/ferretdb), and ferretdb.New explicitly disables and
 // locks telemetry in its in-memory state provider. This program therefore makes no outbound
 // network calls; it only listens on -listen.
+//
+// It also indexes FerretDB's _id lookups, which FerretDB 1.24 leaves unindexed: see idindex.go.
 package main
 
 import (
@@ -93,6 +95,8 @@ func main() {
 	dataDir := flag.String("data-dir", "./.data/ferretdb", "directory for the SQLite databases (one file per database)")
 	logLevel := flag.String("log-level", "warn", "FerretDB log level: debug, info, warn or error")
 	durable := flag.Bool("durable", false, "fsync every commit (SQLite synchronous=FULL); slower, survives power loss")
+	indexID := flag.Bool("index-id", true, "keep an SQLite index on FerretDB's _id lookup expression in every collection (see idindex.go)")
+	indexIDInterval := flag.Duration("index-id-interval", 250*time.Millisecond, "how often the _id indexer looks for new collections")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fatal("unexpected arguments: %v", flag.Args())
@@ -127,6 +131,18 @@ func main() {
 	}
 	sqliteURL := (&url.URL{Scheme: "file", Path: abs + "/", RawQuery: query.Encode()}).String()
 
+	// The first pass runs before FerretDB opens the files: existing collections get their index
+	// without competing with clients (a one-time cost, ~40 ms per 20k documents).
+	var indexer *idIndexer
+	if *indexID {
+		if *indexIDInterval <= 0 {
+			fatal("-index-id-interval must be positive")
+		}
+		installDropGuard()
+		indexer = newIDIndexer(abs, *indexIDInterval, logger)
+		indexer.tick(context.Background())
+	}
+
 	// ferretdb.New opens the TCP listener itself (v1.24), so a busy port fails here.
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: *listen},
@@ -143,6 +159,13 @@ func main() {
 
 	done := make(chan error, 1)
 	go func() { done <- f.Run(ctx) }()
+
+	indexerDone := make(chan struct{})
+	if indexer != nil {
+		go func() { indexer.run(ctx); close(indexerDone) }()
+	} else {
+		close(indexerDone)
+	}
 
 	// Safe to call after New: the listener is already bound.
 	fmt.Fprintf(os.Stderr, "ferretdb-local: pid %d serving %s (sqlite data in %s)\n", os.Getpid(), f.MongoDBURI(), abs)
@@ -166,6 +189,7 @@ func main() {
 		if err != nil {
 			fatal("%v", err)
 		}
+		<-indexerDone // at most one scan in flight; it never outlives its busy timeout
 		fmt.Fprintln(os.Stderr, "ferretdb-local: stopped")
 	case <-time.After(10 * time.Second):
 		fatal("connections did not close within 10s; exiting anyway")
