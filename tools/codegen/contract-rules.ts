@@ -5,6 +5,8 @@
 import { type JsonObject, type OperationModel, resolveRef } from './openapi-model.js';
 
 const PROBLEM_JSON = 'application/problem+json';
+/** Formats whose values contain `:` (RFC 3339), which curl, browsers and Swagger UI send unencoded. */
+const COLON_FORMATS = new Set(['date-time', 'time']);
 
 export function checkContractRules(doc: JsonObject, operations: OperationModel[]): string[] {
   const errors: string[] = [];
@@ -18,6 +20,14 @@ export function checkContractRules(doc: JsonObject, operations: OperationModel[]
       errors.push(`${where}: must have exactly one tag (it names the delegate interface that implements the operation), has ${op.tags.length === 0 ? 'none' : op.tags.join(', ')}`);
     } else if (!/^[A-Za-z][A-Za-z0-9 _-]*$/.test(op.tags[0]!)) {
       errors.push(`${where}: tag '${op.tags[0]}' must start with a letter and hold only letters, digits, spaces, '-' or '_' (it becomes an interface name)`);
+    }
+    for (const p of op.parameters.filter((p) => p.in === 'query' && !p.allowReserved)) {
+      // express-openapi-validator refuses an unencoded reserved character unless allowReserved is set.
+      const items = p.schema.items ? resolveRef(doc, p.schema.items) : undefined;
+      const format = [p.schema.format, items?.format].find((f) => typeof f === 'string' && COLON_FORMATS.has(f));
+      if (format) {
+        errors.push(`${where}: query parameter '${p.name}' is a ${String(format)}, so it must set allowReserved: true (its values contain ':', which clients send unencoded)`);
+      }
     }
     const statuses = new Set(op.responses.map((r) => r.status));
     const has = (status: string) => statuses.has(status) || statuses.has('default');

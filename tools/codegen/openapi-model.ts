@@ -13,6 +13,8 @@ export interface ParameterModel {
   schema: JsonObject;
   /** `Foo` when the schema is `$ref: '#/components/schemas/Foo'`. */
   schemaName?: string;
+  /** Query only: reserved characters (`:` in a date-time) may come unencoded. */
+  allowReserved: boolean;
 }
 
 export interface MediaModel {
@@ -101,6 +103,7 @@ export function readOperations(doc: JsonObject): OperationModel[] {
           required: p.in === 'path' || p.required === true,
           schema: resolveRef(doc, p.schema ?? {}),
           ...(schemaName ? { schemaName } : {}),
+          allowReserved: p.allowReserved === true,
         };
       });
       const body = op.requestBody ? resolveRef(doc, op.requestBody) : undefined;

@@ -1,7 +1,11 @@
 // The operation router over real HTTP: security and the handler always belong to the operation
-// express-openapi-validator matched, whatever order the spec declares its paths in.
+// express-openapi-validator matched, whatever order the spec declares its paths in; and the real
+// gateway spec accepts date-time query values with an unencoded ':'.
 import { expect } from 'chai';
 import { pino } from 'pino';
+import type { PaymentGatewayDelegate } from '../../../generated/payment-gateway/delegate.js';
+import { createPaymentGatewayRouter, paymentGatewayOperations } from '../../../generated/payment-gateway/router.js';
+import gatewaySpec from '../../../generated/payment-gateway/spec.json' with { type: 'json' };
 import { type OperationDescriptor, createOperationRouter, matchedOperationId } from './operation-router.js';
 import { HttpProblem } from './problem.js';
 import { type Service, createService } from './service.js';
@@ -109,6 +113,43 @@ describe('operation router (HTTP)', () => {
       const { spec, operations } = overlappingSpec(ROUTES);
       const stale = { ...operations, getItem: { ...operations.getItem!, path: '/things/{id}' } };
       expect(() => createOperationRouter(spec, stale, { security: {}, log })).to.throw(/disagree on getItem: run `make generate`/);
+    });
+  });
+
+  describe('the payment gateway spec through createService', () => {
+    let service: Service;
+    const received: unknown[] = [];
+    before(async () => {
+      // Only listTransactions answers; the point is what reaches it.
+      const unused = async () => {
+        throw new Error('not called in this test');
+      };
+      const listTransactions: PaymentGatewayDelegate['listTransactions'] = async ({ query }) => {
+        received.push(query);
+        return { status: 200, body: { data: [], hasMore: false } };
+      };
+      const delegate = { ...Object.fromEntries(Object.keys(paymentGatewayOperations).map((id) => [id, unused])), listTransactions } as PaymentGatewayDelegate;
+      const router = createPaymentGatewayRouter(delegate, {
+        security: { bearerAuth: async () => ({ subject: 'usr_1', roles: ['customer'] }) },
+        validateResponses: true,
+        log,
+      });
+      service = await serve(router, gatewaySpec);
+    });
+    after(() => service.stop());
+
+    it('listTransactions takes ?from=2026-01-01T00:00:00Z with the ":" unencoded', async () => {
+      const response = await fetch(`${service.url}/wallet/transactions?from=2026-01-01T00:00:00Z&to=2026-02-01T12:30:00.5Z`, {
+        headers: { authorization: 'Bearer any' },
+      });
+      expect(response.status, await response.clone().text()).to.equal(200);
+      expect(received.at(-1)).to.deep.equal({ from: '2026-01-01T00:00:00Z', to: '2026-02-01T12:30:00.5Z', limit: 20 });
+    });
+
+    it('still refuses a value that is not a date-time', async () => {
+      const response = await fetch(`${service.url}/wallet/transactions?from=2026-01-01`, { headers: { authorization: 'Bearer any' } });
+      expect(response.status).to.equal(400);
+      expect(((await response.json()) as { errors: { pointer: string }[] }).errors.map((e) => e.pointer)).to.deep.equal(['/query/from']);
     });
   });
 });

@@ -1,6 +1,6 @@
 // The generator's own tests, on the petstore fixture (tools/codegen/test/fixtures/petstore.yaml):
 // deterministic output, refusal of specs that break the lint or the contract rules, the generated
-// router + client serving every operation (routing, security, bodies), and the
+// router + client serving every operation (routing, security, bodies, query values), and the
 // compile-time guarantees of the generated delegates.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -167,6 +167,13 @@ describe('codegen: refusing bad specs', function () {
     await expectRejection(generateApi(file, join(dir, 'unused'), config), /tag 'clash' would name ClashDelegate, the whole API's delegate/);
   });
 
+  it('a date-time query parameter without allowReserved breaks a contract rule', async () => {
+    const { file } = writeSpec('date-time-query', (op) => {
+      op.parameters = [{ name: 'since', in: 'query', schema: { type: 'string', format: 'date-time' } }];
+    });
+    await expectRejection(generateApi(file, join(dir, 'unused'), config), /query parameter 'since' is a date-time, so it must set allowReserved: true/);
+  });
+
   it('an open request body schema breaks a contract rule', async () => {
     const { file } = writeSpec('open-body', openBody);
     await expectRejection(generateApi(file, join(dir, 'unused'), config), /createThing\) request body: object schema must set additionalProperties: false/);
@@ -289,7 +296,7 @@ describe('codegen: the generated router and client', () => {
   const idem = (key: string) => ({ header: { 'Idempotency-Key': key } });
   /** A client sending `token` (if any) and the partner API key `key` (if any). */
   const client = (token?: string, key?: string) => createPetstoreClient({ baseUrl, ...(token ? { token } : {}), ...(key ? { headers: { 'x-api-key': key } } : {}) });
-  /** A raw request, for what the typed client would not send (no body, another media type). */
+  /** A raw request, for what the typed client would not send (no body, another media type, an unencoded ':'). */
   const raw = (path: string, init: { method?: string; token?: string; headers?: Record<string, string>; body?: string } = {}) =>
     fetch(`${baseUrl}${path}`, {
       method: init.method ?? 'GET',
@@ -426,6 +433,18 @@ describe('codegen: the generated router and client', () => {
     expect(await report('customer-token')).to.equal('403 forbidden');
     expect(await report()).to.equal('401 missing-token');
     expect(await report(undefined, 'stolen-key')).to.equal('401 missing-token');
+  });
+
+  it('a date-time query value may carry an unencoded ":" (allowReserved)', async () => {
+    const since = async (value: string) => {
+      const response = await raw(`/pets?since=${value}`, { token: 'customer-token' });
+      const body = (await response.json()) as { items?: { id: string }[]; code?: string };
+      return `${response.status} ${body.items ? body.items.map((p) => p.id).join(',') : body.code}`;
+    };
+    expect(await since('2025-05-01T10:00:00Z')).to.equal(`200 ${catId},${dogId}`);
+    expect(await since('2025-05-01T10:00:01Z')).to.equal('200 ');
+    expect(await since('2025-05-01T10%3A00%3A00Z')).to.equal(`200 ${catId},${dogId}`); // encoded still works
+    expect(await since('yesterday')).to.equal('400 validation-failed');
   });
 
   it('a required body that is missing is a 400 pointing at /body; a body in another media type is a 415 naming both', async () => {

@@ -47,6 +47,7 @@ export function createPetstoreDelegate({ now = () => new Date() }: PetstoreDeleg
     async listPets({ query, headers }) {
       const matching = [...pets.values()]
         .filter((p) => query.petType === undefined || p.pet.petType === query.petType)
+        .filter((p) => query.since === undefined || Date.parse(p.pet.createdAt ?? '') >= Date.parse(query.since))
         .filter((p) => (query.tags ?? []).every((tag) => p.pet.tags.includes(tag)))
         .filter((p) => headers['x-shelter'] === undefined || p.shelter === headers['x-shelter']);
       return {
