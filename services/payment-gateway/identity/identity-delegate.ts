@@ -19,6 +19,8 @@ export interface IdentityDelegateDeps {
   /** Called after a registration is stored, so its event is relayed at once. */
   onChange: () => void;
   now?: () => Date;
+  /** Hashes and verifies passwords (default: argon2id with the configured cost). */
+  hasher?: PasswordHasher;
 }
 
 /** The least time between two purges of expired tokens and old sign-in attempts, per process. */
@@ -46,8 +48,16 @@ function toApiUser(user: Omit<StoredUser, 'passwordHash'>): Schemas['User'] {
   };
 }
 
-export function createIdentityDelegate({ users, keys, settings, issuer, audience, onChange, now = () => new Date() }: IdentityDelegateDeps): IdentityDelegate {
-  const hasher = new PasswordHasher(settings);
+export function createIdentityDelegate({
+  users,
+  keys,
+  settings,
+  issuer,
+  audience,
+  onChange,
+  now = () => new Date(),
+  hasher = new PasswordHasher(settings),
+}: IdentityDelegateDeps): IdentityDelegate {
   const limits = {
     maxPerAccount: settings.SIGN_IN_MAX_FAILURES_PER_ACCOUNT,
     maxPerClient: settings.SIGN_IN_MAX_FAILURES_PER_CLIENT,
