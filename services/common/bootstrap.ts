@@ -1,13 +1,20 @@
 // Starting a service the same way everywhere: configuration, logger, database and indexes,
 // token verification, the generated router, then createService(). A service's main.ts only
-// says which API it serves and how to build its delegate.
+// says which API it serves and how to build its delegate, and declares what else it needs —
+// the events its outbox builds (outbox.register), its event handlers (bus.subscribe), its
+// reconcilers (reconcile) — and the runtime runs, meters and stops them.
 import type { Router } from 'express';
 import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
+import { Gauge } from 'prom-client';
 import { bearerJwt } from './auth/bearer-jwt.js';
 import { type CommonConfig, commonSpecs, jwksSource, loadConfig, redactSecrets, redactUrl } from './config.js';
+import type { PendingSet } from './data/pending-set.js';
+import { Reconciler } from './data/reconciler.js';
 import { EventBus } from './events/event-bus.js';
 import { Inbox, inboxIndexes } from './events/inbox.js';
+import { Outbox, outboxIndexes } from './events/outbox.js';
+import { OutboxRelay } from './events/outbox-relay.js';
 import { InFlight } from './http/in-flight.js';
 import type { RouterOptions, SecurityHandler } from './http/operation-router.js';
 import { type Service, createService, stopOnSignals } from './http/service.js';
@@ -40,7 +47,14 @@ export interface ServiceDeps {
   log: Logger;
   config: CommonConfig;
   routerOptions: RouterOptions;
+  /** Subscribe the service's event handlers here (before it starts). */
   bus: EventBus;
+  /** The service's outbox: repositories add markers to it and register the sources that build their events. */
+  outbox: Outbox;
+  /** Call after a write that owes an event, so the relay publishes it now rather than at its next poll. */
+  announce(): void;
+  /** Declares a reconciler for a set of pending work; the runtime runs it every RECONCILE_INTERVAL_MS. */
+  reconcile(spec: { name: string; pending: PendingSet; settle: (id: string) => Promise<void> }): void;
   onShutdown(hook: () => Promise<void>): void;
 }
 
@@ -52,7 +66,7 @@ export async function startService(definition: ServiceDefinition, env: NodeJS.Pr
     const reason = redactSecrets(err instanceof Error ? err.message : String(err), [config.MONGO_URL]);
     throw new Error(`MONGO_URL: cannot connect to ${redactUrl(config.MONGO_URL)}: ${reason}`, { cause: err });
   });
-  const inbox = new Inbox(database.db);
+  const inbox = new Inbox(database.db, { leaseMs: config.EVENT_HANDLER_TIMEOUT_MS });
   const metrics = createMetrics(definition.name);
   const bus = new EventBus({
     url: config.AMQP_URL,
@@ -66,8 +80,11 @@ export async function startService(definition: ServiceDefinition, env: NodeJS.Pr
   });
   const hooks: (() => Promise<void>)[] = [];
   const inFlight = new InFlight();
+  const outbox = new Outbox(database.db);
+  const relay = new OutboxRelay(bus, outbox, log.child({ component: 'outbox-relay' }));
+  const reconcilers: Reconciler[] = [];
   try {
-    await ensureIndexes(database.db, { ...inboxIndexes, ...definition.indexes });
+    await ensureIndexes(database.db, { ...inboxIndexes, ...outboxIndexes, ...definition.indexes });
     const security: Record<string, SecurityHandler> = definition.issuesTokens
       ? {}
       : { bearerAuth: bearerJwt({ issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, ...jwksSource(config) }) };
@@ -78,8 +95,38 @@ export async function startService(definition: ServiceDefinition, env: NodeJS.Pr
       config,
       routerOptions: { security, validateResponses: config.VALIDATE_RESPONSES, bodyLimit: config.BODY_LIMIT_BYTES, log, inFlight },
       bus,
+      outbox,
+      announce: () => relay.notify(),
+      reconcile: ({ name, pending, settle }) => {
+        reconcilers.push(
+          new Reconciler(database.db, {
+            name,
+            pending,
+            settle: async (id) => {
+              await settle(id);
+              relay.notify();
+            },
+            minAgeMs: config.RECONCILE_AFTER_MS,
+            intervalMs: config.RECONCILE_INTERVAL_MS,
+            log: log.child({ component: 'reconciler', reconciler: name }),
+          }),
+        );
+      },
       onShutdown: (hook) => hooks.push(hook),
     });
+    relay.start();
+    for (const reconciler of reconcilers) reconciler.start();
+    // Stopped before the service's own hooks: nothing new is written while they finish.
+    hooks.unshift(() => relay.stop(), ...reconcilers.map((r) => () => r.stop()));
+    metrics.registry.registerMetric(
+      gauge('outbox_pending', 'Events written but not yet confirmed by the broker (the outbox lag)', () => outbox.size()),
+    );
+    metrics.registry.registerMetric(
+      gauge('reconciler_backlog', 'Pending work items (all reconcilers), young ones included', async () => {
+        const sizes = await Promise.all(reconcilers.map((r) => r.backlog()));
+        return sizes.reduce((a, b) => a + b, 0);
+      }),
+    );
     await bus.start();
     hooks.push(purgeInboxHourly(inbox, config.INBOX_RETENTION_DAYS, log));
     const service = createService({
@@ -111,6 +158,18 @@ export async function startService(definition: ServiceDefinition, env: NodeJS.Pr
     await database.close();
     throw err;
   }
+}
+
+/** A gauge read when /metrics is scraped (a count from the database: cheap, as it counts what is pending). */
+function gauge(name: string, help: string, read: () => Promise<number>): Gauge {
+  return new Gauge({
+    name,
+    help,
+    registers: [],
+    async collect() {
+      this.set(await read().catch(() => Number.NaN));
+    },
+  });
 }
 
 /** Forgets handled event ids past the retention, once an hour; returns the stopper. */

@@ -119,7 +119,10 @@ export function commonSpecs(service: string, defaultPort: number) {
     BODY_LIMIT_BYTES: num({ default: 100_000 }),
     CORS_ORIGINS: corsOrigins({ default: [] as string[], desc: 'Origins whose browser pages may call the API ("*": any); none by default' }),
     TRUST_PROXY: trustProxy({ default: false, desc: "Express's trust proxy: which proxies' X-Forwarded-For gives the client address" }),
-    SHUTDOWN_TIMEOUT_MS: num({ default: 10_000 }),
+    EVENT_HANDLER_TIMEOUT_MS: num({ default: 30_000, desc: "An event handler's time-out, and how long its inbox claim keeps other deliveries of the event away" }),
+    RECONCILE_INTERVAL_MS: num({ default: 5_000, desc: 'How often reconcilers look at pending work (transfers, payments, billing runs…)' }),
+    RECONCILE_AFTER_MS: num({ default: 30_000, desc: 'Age from which pending work counts as abandoned and a reconciler settles it' }),
+    SHUTDOWN_TIMEOUT_MS: num({ default: 10_000, desc: 'Everything a stop does (requests, hooks, bus, database) is bounded by it' }),
   };
 }
 

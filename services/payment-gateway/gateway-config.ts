@@ -13,11 +13,11 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv) {
       SIGN_IN_MAX_FAILURES_PER_ACCOUNT: num({ default: 5 }),
       SIGN_IN_MAX_FAILURES_PER_CLIENT: num({ default: 20 }),
       SIGN_IN_WINDOW_S: num({ default: 15 * 60, desc: 'Window in which failed sign-ins are counted' }),
+      SIGN_UP_MAX_PER_CLIENT: num({ default: 20, desc: 'Sign-ups (whatever their outcome) per client address in the window; 0: no limit' }),
+      SIGN_UP_WINDOW_S: num({ default: 3600, desc: 'Window in which sign-ups are counted' }),
       ARGON2_MEMORY_KIB: num({ default: 19_456, desc: 'argon2id memory cost (OWASP minimum: 19 MiB)' }),
       ARGON2_TIME_COST: num({ default: 2 }),
       WALLET_CURRENCY: str({ default: 'EUR', desc: 'The one currency wallets hold' }),
-      RECONCILE_INTERVAL_MS: num({ default: 5_000, desc: 'How often pending work (transfers) is looked at' }),
-      RECONCILE_AFTER_MS: num({ default: 30_000, desc: 'Age from which pending work counts as abandoned and is settled by the reconciler' }),
     },
     env,
   );

@@ -3,13 +3,9 @@
 // dev key in .data/dev-keys (print one with `make token`). Ctrl-C stops everything gracefully.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { SERVICES } from '../../services/registry.js';
 import { devSigningKey } from './dev-keys.js';
 
-/** Grows as services land: name, entry point, default port (the README's table of services lists the same). */
-const SERVICES = [
-  { name: 'payment-gateway', entry: 'services/payment-gateway/main.ts', port: 8080 },
-  { name: 'contract', entry: 'services/contract/main.ts', port: 8081 },
-];
 /** The local platform's first operator (README); set OPERATOR_EMAIL / OPERATOR_PASSWORD to choose another. */
 const LOCAL_OPERATOR = { OPERATOR_EMAIL: 'operator@payspec.local', OPERATOR_PASSWORD: 'local-operator-password' };
 /** Every service verifies tokens against the issuer's JWKS, as in production. */
@@ -23,6 +19,8 @@ for (const svc of SERVICES) {
   const child = spawn(process.execPath, ['--import', 'tsx', svc.entry], {
     env: {
       PORT: String(svc.port),
+      // Locally every answer is checked against the spec too: a drift shows up as a 500 at once.
+      VALIDATE_RESPONSES: 'true',
       ...(svc.name === 'payment-gateway' ? { SIGNING_KEY: signingKey, ...LOCAL_OPERATOR } : { AUTH_JWKS_URL: ISSUER_JWKS_URL }),
       ...process.env,
     },

@@ -165,6 +165,11 @@ export function createService(options: ServiceOptions): Service {
     stop() {
       stopping ??= (async () => {
         const timeoutMs = options.shutdownTimeoutMs ?? 10_000;
+        // One budget for the whole stop: requests, delegate calls and every hook share it, so a
+        // stop ends in time even with the broker or the database gone (a hook that overruns is
+        // left behind and the next one runs).
+        const deadline = Date.now() + timeoutMs;
+        const left = () => Math.max(0, deadline - Date.now());
         if (server) {
           const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
           // close() drops the connections idle now; keep-alive ones that finish their request
@@ -178,14 +183,25 @@ export function createService(options: ServiceOptions): Service {
           clearInterval(sweep);
           clearTimeout(timer);
         }
-        if (options.inFlight && !(await options.inFlight.drain(timeoutMs))) {
+        if (options.inFlight && !(await options.inFlight.drain(left()))) {
           log.warn({ running: options.inFlight.size }, 'shutdown timeout: closing with delegate calls still running');
         }
-        for (const hook of options.onShutdown ?? []) {
+        for (const [index, hook] of (options.onShutdown ?? []).entries()) {
+          // Every hook gets a moment even past the deadline: the last ones close the connections.
+          const budgetMs = Math.max(left(), MIN_HOOK_MS);
+          let timer: NodeJS.Timeout | undefined;
           try {
-            await hook();
+            const outcome = await Promise.race([
+              hook().then(() => 'done' as const),
+              new Promise<'timed-out'>((resolve) => {
+                timer = setTimeout(() => resolve('timed-out'), budgetMs);
+              }),
+            ]);
+            if (outcome === 'timed-out') log.warn({ hook: index, budgetMs }, 'shutdown hook did not finish in time; going on without it');
           } catch (err) {
             log.error({ err }, 'shutdown hook failed');
+          } finally {
+            clearTimeout(timer);
           }
         }
         log.info(`${options.name} stopped`);
@@ -195,6 +211,9 @@ export function createService(options: ServiceOptions): Service {
   };
   return service;
 }
+
+/** What a shutdown hook gets at least, once the budget is spent (closing a connection takes that). */
+const MIN_HOOK_MS = 250;
 
 function docsPage(name: string): string {
   return `<!doctype html>
