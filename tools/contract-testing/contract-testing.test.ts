@@ -21,6 +21,8 @@ import {
   type ValidRequest,
 } from './index.js';
 import { mochaHooks } from './mocha-hooks.js';
+import { partialRunReason, runScopeOf } from './run-scope.js';
+import Mocha from 'mocha';
 
 const addFormats = addFormatsModule.default;
 
@@ -744,6 +746,42 @@ describe('contract-testing', () => {
       expect(report).to.contain('widgets-report: 2/16 declared responses exercised (12.5%)');
       expect(report).to.match(/listWidgets\s+GET \/widgets\s+✓/);
       expect(report).to.contain('Overall:');
+    });
+
+    it('knows when a run leaves out part of a file (--grep, .only), so assertions on coverage can step aside', () => {
+      // Two files as mocha loads them: a top-level describe each, one with a nested describe.
+      const tree = () => {
+        const root = new Mocha.Suite('', new Mocha.Context());
+        const a = Mocha.Suite.create(root, 'Alpha API');
+        a.file = '/repo/a.test.ts';
+        a.addTest(new Mocha.Test('creates', () => {}));
+        const nested = Mocha.Suite.create(a, 'coverage');
+        nested.file = a.file;
+        nested.addTest(new Mocha.Test('has exercised every operation', () => {}));
+        const b = Mocha.Suite.create(root, 'Beta API');
+        b.file = '/repo/b.test.ts';
+        b.addTest(new Mocha.Test('lists', () => {}));
+        return root;
+      };
+      const scope = (grep?: RegExp, invert = false) => {
+        const runner = new Mocha.Runner(tree(), { delay: false });
+        if (grep) runner.grep(grep, invert);
+        return runScopeOf(runner);
+      };
+      // The whole run, and a grep that keeps every test of a.test.ts: its assertion applies.
+      expect(partialRunReason('/repo/a.test.ts', scope())).to.equal(undefined);
+      expect(partialRunReason('/repo/a.test.ts', scope(/Alpha/))).to.equal(undefined);
+      expect(partialRunReason('/repo/b.test.ts', scope(/Alpha/)), 'a file the grep leaves out entirely runs no assertion anyway').to.equal('only 0 of the 1 tests of this file run (--grep/--fgrep/--invert)');
+      // Part of a.test.ts: skip, with the reason.
+      expect(partialRunReason('/repo/a.test.ts', scope(/has exercised/))).to.equal('only 1 of the 2 tests of this file run (--grep/--fgrep/--invert)');
+      expect(partialRunReason('/repo/a.test.ts', scope(/creates/, true))).to.equal('only 1 of the 2 tests of this file run (--grep/--fgrep/--invert)');
+      // An .only anywhere.
+      const root = tree();
+      const beta = root.suites[1] as Mocha.Suite & { appendOnlyTest(test: Mocha.Test): void }; // what it.only does
+      beta.appendOnlyTest(beta.tests[0]!);
+      expect(partialRunReason('/repo/a.test.ts', runScopeOf(new Mocha.Runner(root, { delay: false })))).to.equal('a .only selects the tests of this run');
+      // Nothing recorded (mocha without the root-hook plugin): the assertion applies.
+      expect(partialRunReason('/repo/a.test.ts', undefined)).to.equal(undefined);
     });
 
     it('the mocha root hook prints the report', () => {

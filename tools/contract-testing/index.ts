@@ -1,7 +1,8 @@
 /**
  * Contract-testing support shared by every API's integration tests: response validation
  * against the OpenAPI spec, an openapi-fetch middleware applying it, spec-derived negative
- * requests, and a coverage report (print it with the `mocha-hooks.ts` root-hook plugin).
+ * requests, and a coverage report (print it with the `mocha-hooks.ts` root-hook plugin; assert on it
+ * with `skipUnlessWholeFileRuns` first).
  */
 export { createResponseValidator } from './response-validator.js';
 export type { ResponseValidationInput, ResponseValidator } from './response-validator.js';
@@ -16,6 +17,7 @@ export {
   forgetApi,
 } from './coverage.js';
 export type { ApiCoverage, CoverageSummary, OperationCoverage } from './coverage.js';
+export { partialRunReason, skipUnlessWholeFileRuns } from './run-scope.js';
 
 export { ContractViolationError, createContractCheckingMiddleware } from './client-middleware.js';
 export type { ContractCheckingOptions } from './client-middleware.js';

@@ -1,8 +1,16 @@
 /**
- * Mocha root-hook plugin: load it via `.mocharc` `require` to print the contract coverage
- * report once, after the whole run.
+ * Mocha root-hook plugin, loaded via `.mocharc` `require`: records which tests the run selected
+ * (run-scope.ts: coverage assertions are skipped when part of their file is filtered out), and
+ * prints the contract coverage report once, after the whole run.
  */
+import type { Runner } from 'mocha';
 import { formatCoverageReport, hasCoverageData } from './coverage.js';
+import { recordRunScope } from './run-scope.js';
+
+/** mocha calls global setup fixtures with its runner as `this`. */
+export function mochaGlobalSetup(this: Runner): void {
+  recordRunScope(this);
+}
 
 export const mochaHooks = {
   afterAll(): void {
