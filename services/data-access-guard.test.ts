@@ -28,6 +28,8 @@ const ALLOWED: Record<string, string> = {
   signing_keys: 'the key chain (a few documents) is re-read every few minutes, not per request',
   sign_in_attempts: 'attempts older than the window are purged now and then (a batch delete)',
   sign_in_attempts_heads: 'idle scopes are forgotten with that purge (a batch delete)',
+  sign_up_attempts: 'sign-ups older than their window are purged now and then (a batch delete)',
+  sign_up_attempts_heads: 'idle clients are forgotten with that purge (a batch delete)',
   refresh_tokens: 'expired tokens are purged now and then (a batch delete)',
   refresh_token_uses: 'expired markers are purged with their tokens (a batch delete)',
   refresh_family_revocations: 'lapsed revocations are purged with the tokens (a batch delete)',

@@ -16,7 +16,8 @@ export type SignUpResponse =
   | { status: 409; body: Readable<Schemas['Problem']> }
   | { status: 413; body: Readable<Schemas['Problem']> }
   | { status: 415; body: Readable<Schemas['Problem']> }
-  | { status: 422; body: Readable<Schemas['Problem']> };
+  | { status: 422; body: Readable<Schemas['Problem']> }
+  | { status: 429; headers: { 'retry-after': number }; body: Readable<Schemas['Problem']> };
 
 /** POST /auth/sign-in: Exchange e-mail and password for tokens */
 export interface SignInRequest {

@@ -12,7 +12,7 @@ export const paymentGatewayOperations = {
     path: "/auth/sign-up",
     security: [],
     body: {"required":true,"mediaTypes":["application/json"]},
-    responses: {"201":"application/json","400":"application/problem+json","409":"application/problem+json","413":"application/problem+json","415":"application/problem+json","422":"application/problem+json"},
+    responses: {"201":"application/json","400":"application/problem+json","409":"application/problem+json","413":"application/problem+json","415":"application/problem+json","422":"application/problem+json","429":"application/problem+json"},
   },
   signIn: {
     method: "post",

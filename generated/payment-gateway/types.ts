@@ -26,7 +26,7 @@ export interface paths {
         put?: never;
         /**
          * Create an account
-         * @description Customers and merchants sign up themselves; a merchant also gives its business name and acquiring bank. An e-mail or phone number already in use answers 409.
+         * @description Customers and merchants sign up themselves; a merchant also gives its business name and acquiring bank. An e-mail or phone number already in use answers 409. Sign-ups are limited per client address; past the limit the answer is 429 with `Retry-After`.
          */
         post: operations["signUp"];
         delete?: never;
@@ -383,6 +383,16 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description Too many sign-ups from this client; wait `Retry-After` seconds. */
+        TooManySignUps: {
+            headers: {
+                "Retry-After": number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The transaction (or, for a retried Idempotency-Key, the first answer again). */
         TransactionCreated: {
             headers: {
@@ -499,6 +509,7 @@ export interface operations {
             413: components["responses"]["ContentTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["UnprocessableContent"];
+            429: components["responses"]["TooManySignUps"];
         };
     };
     signIn: {

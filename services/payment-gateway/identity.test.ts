@@ -54,8 +54,8 @@ describe('Payment gateway identity (integration)', function () {
   let probe: EventProbe;
   const checked = () => [createContractCheckingMiddleware({ api: 'payment-gateway', spec: spec as OpenApiSpec })];
   const clientFor = (token?: string, base = svc) => createPaymentGatewayClient({ baseUrl: base.url, ...(token ? { token } : {}), middleware: checked() });
-  // Every test calls from 127.0.0.1: one client, so its limit is out of the way here (tested on its own below).
-  const env = { ...FAST_HASHING, OPERATOR_EMAIL: OPERATOR.email, OPERATOR_PASSWORD: OPERATOR.password, SIGN_IN_MAX_FAILURES_PER_CLIENT: '1000' };
+  // Every test calls from 127.0.0.1: one client, so its limits are out of the way here (tested on their own below).
+  const env = { ...FAST_HASHING, OPERATOR_EMAIL: OPERATOR.email, OPERATOR_PASSWORD: OPERATOR.password, SIGN_IN_MAX_FAILURES_PER_CLIENT: '1000', SIGN_UP_MAX_PER_CLIENT: '1000' };
 
   before(async () => {
     issuer = await createTokenIssuer();
@@ -610,6 +610,52 @@ describe('Payment gateway identity (integration)', function () {
       const limited = await attempt(body.email, PASSWORD);
       expect(limited.response.status).to.equal(429);
       expect(Number(limited.response.headers.get('retry-after'))).to.be.within(1, 2);
+    });
+  });
+
+  describe('sign-up limits (an instance allowing 3 sign-ups per client in 2 s, behind a trusted proxy)', () => {
+    let limited: TestService;
+    let client: PaymentGatewayClient;
+    const from = (address: string, body: Schemas['SignUpRequest']) => client.POST('/auth/sign-up', { body, headers: { 'X-Forwarded-For': address } });
+
+    before(async () => {
+      limited = await startTestService(paymentGatewayService, issuer, {
+        ...FAST_HASHING,
+        MONGO_DB: testDatabaseName('payment-gateway-sign-ups'),
+        SIGN_UP_MAX_PER_CLIENT: '3',
+        SIGN_UP_WINDOW_S: '2',
+        TRUST_PROXY: 'loopback',
+      });
+      client = clientFor(undefined, limited);
+    });
+
+    after(async () => {
+      await limited?.stop();
+      await limited?.drop();
+    });
+
+    it('counts every sign-up of a client (created, taken, refused): past the limit 429 with Retry-After, free again after the wait', async () => {
+      const address = '203.0.113.7';
+      const first = customer();
+      expect((await from(address, first)).response.status).to.equal(201);
+      expect((await from(address, customer({ email: first.email }))).response.status).to.equal(409);
+      expect((await from(address, merchant({ business: undefined }))).response.status).to.equal(422);
+      const refused = await from(address, customer());
+      expect(refused.response.status).to.equal(429);
+      expect(refused.response.headers.get('content-type')).to.match(/^application\/problem\+json/);
+      expect(refused.error).to.deep.include({ status: 429, code: 'too-many-sign-ups' });
+      const retryAfter = Number(refused.response.headers.get('retry-after'));
+      expect(retryAfter).to.be.within(1, 2);
+      // Another client address is not affected.
+      expect((await from('203.0.113.8', customer())).response.status).to.equal(201);
+      await new Promise((resolve) => setTimeout(resolve, retryAfter * 1_000));
+      expect((await from(address, customer())).response.status).to.equal(201);
+    });
+
+    it('lets exactly the limit of 10 concurrent sign-ups from one client through', async () => {
+      const results = await Promise.all(Array.from({ length: 10 }, () => from('203.0.113.9', customer())));
+      const statuses = results.map((r) => r.response.status).sort();
+      expect(statuses).to.deep.equal([201, 201, 201, 429, 429, 429, 429, 429, 429, 429]);
     });
   });
 

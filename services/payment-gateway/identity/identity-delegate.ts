@@ -58,11 +58,7 @@ export function createIdentityDelegate({
   now = () => new Date(),
   hasher = new PasswordHasher(settings),
 }: IdentityDelegateDeps): IdentityDelegate {
-  const limits = {
-    maxPerAccount: settings.SIGN_IN_MAX_FAILURES_PER_ACCOUNT,
-    maxPerClient: settings.SIGN_IN_MAX_FAILURES_PER_CLIENT,
-    windowS: settings.SIGN_IN_WINDOW_S,
-  };
+  const clientOf = (ctx: RequestContext) => ctx.clientAddress ?? 'unknown';
 
   let lastPurge = 0;
   /** Expired tokens and old attempts are deleted now and then (there are no TTL indexes). */
@@ -70,7 +66,11 @@ export function createIdentityDelegate({
     if (Date.now() - lastPurge < PURGE_INTERVAL_MS) return;
     lastPurge = Date.now();
     const at = now();
-    Promise.all([users.refreshTokens.purge(at), users.signInAttempts.purge(at, limits.windowS)]).catch((err: unknown) =>
+    Promise.all([
+      users.refreshTokens.purge(at),
+      users.signInAttempts.purge(at, settings.SIGN_IN_WINDOW_S),
+      users.signUpAttempts.purge(at, settings.SIGN_UP_WINDOW_S),
+    ]).catch((err: unknown) =>
       ctx.log.warn({ err }, 'purging expired identity records failed'),
     );
   }
@@ -97,6 +97,17 @@ export function createIdentityDelegate({
 
   return {
     async signUp({ body }, ctx) {
+      purgeNowAndThen(ctx);
+      // Every sign-up counts against its client address, whatever its outcome.
+      const decision = await users.signUpAttempts.begin([{ scope: 'client', key: clientOf(ctx), max: settings.SIGN_UP_MAX_PER_CLIENT }], now(), settings.SIGN_UP_WINDOW_S);
+      if (!decision.allowed) {
+        ctx.log.warn({ retryAfterS: decision.retryAfterS }, 'sign-up refused: too many from this client');
+        return {
+          status: 429,
+          headers: { 'retry-after': decision.retryAfterS },
+          body: problem(429, 'too-many-sign-ups', `Too many sign-ups from this address; try again in ${decision.retryAfterS} seconds.`),
+        };
+      }
       if (body.role === 'merchant' && body.business === undefined) {
         return {
           status: 422,
@@ -146,8 +157,14 @@ export function createIdentityDelegate({
     async signIn({ body }, ctx) {
       purgeNowAndThen(ctx);
       const account = normalizeEmail(body.email);
-      const client = ctx.clientAddress ?? 'unknown';
-      const decision = await users.signInAttempts.begin(account, client, now(), limits);
+      const decision = await users.signInAttempts.begin(
+        [
+          { scope: 'account', key: account, max: settings.SIGN_IN_MAX_FAILURES_PER_ACCOUNT },
+          { scope: 'client', key: clientOf(ctx), max: settings.SIGN_IN_MAX_FAILURES_PER_CLIENT },
+        ],
+        now(),
+        settings.SIGN_IN_WINDOW_S,
+      );
       if (!decision.allowed) {
         ctx.log.warn({ limitedBy: decision.limitedBy, retryAfterS: decision.retryAfterS }, 'sign-in refused: too many failed attempts');
         return {

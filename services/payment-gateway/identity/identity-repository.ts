@@ -17,7 +17,7 @@ import type { IndexPlan } from '../../common/mongo.js';
 import type { GatewayConfig } from '../gateway-config.js';
 import { PasswordHasher, normalizeEmail, passwordProblem } from './passwords.js';
 import { RefreshTokenStore, refreshTokenIndexes } from './refresh-tokens.js';
-import { SignInLimiter, signInAttemptIndexes } from './sign-in-limiter.js';
+import { AttemptLimiter, attemptIndexes } from './attempt-limiter.js';
 
 export interface UserSummary {
   id: string;
@@ -59,7 +59,8 @@ export const identityIndexes: IndexPlan = {
   // Uniqueness lives in the claims' `_id`s; this serves reports on MongoDB.
   users: [{ key: { createdAt: 1 }, name: 'by_time' }],
   ...refreshTokenIndexes,
-  ...signInAttemptIndexes,
+  ...attemptIndexes('sign_in_attempts'),
+  ...attemptIndexes('sign_up_attempts'),
 };
 
 const summaryProjection = { _id: 1, email: 1, firstName: 1, lastName: 1, role: 1 } as const;
@@ -80,7 +81,10 @@ export class IdentityRepository {
   private readonly phones: Collection<Claim>;
   private readonly takeovers: Collection<Claim>;
   readonly refreshTokens: RefreshTokenStore;
-  readonly signInAttempts: SignInLimiter;
+  /** Sign-ins per account and per client: failed ones (and those in flight) count. */
+  readonly signInAttempts: AttemptLimiter<'account' | 'client'>;
+  /** Sign-ups per client: every one counts. */
+  readonly signUpAttempts: AttemptLimiter<'client'>;
 
   constructor(
     db: Db,
@@ -91,7 +95,8 @@ export class IdentityRepository {
     this.phones = db.collection('user_phones');
     this.takeovers = db.collection('user_claim_takeovers');
     this.refreshTokens = new RefreshTokenStore(db);
-    this.signInAttempts = new SignInLimiter(db);
+    this.signInAttempts = new AttemptLimiter(db, 'sign_in_attempts', { counts: 'failures' });
+    this.signUpAttempts = new AttemptLimiter(db, 'sign_up_attempts', { counts: 'all' });
   }
 
   outboxSources(): Record<string, OutboxSource> {
