@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { Gauge } from 'prom-client';
 import { bearerJwt } from './auth/bearer-jwt.js';
 import { type CommonConfig, commonSpecs, jwksSource, loadConfig, redactSecrets, redactUrl } from './config.js';
+import { IdempotentCommands, idempotencyIndexes } from './data/idempotency.js';
 import type { PendingSet } from './data/pending-set.js';
 import { Reconciler } from './data/reconciler.js';
 import { EventBus } from './events/event-bus.js';
@@ -53,6 +54,8 @@ export interface ServiceDeps {
   outbox: Outbox;
   /** Call after a write that owes an event, so the relay publishes it now rather than at its next poll. */
   announce(): void;
+  /** Idempotent commands (POSTs with an Idempotency-Key): scoped, hashed, answers stored and replayed. */
+  idempotency: IdempotentCommands;
   /** Declares a reconciler for a set of pending work; the runtime runs it every RECONCILE_INTERVAL_MS. */
   reconcile(spec: { name: string; pending: PendingSet; settle: (id: string) => Promise<void> }): void;
   onShutdown(hook: () => Promise<void>): void;
@@ -84,7 +87,7 @@ export async function startService(definition: ServiceDefinition, env: NodeJS.Pr
   const relay = new OutboxRelay(bus, outbox, log.child({ component: 'outbox-relay' }));
   const reconcilers: Reconciler[] = [];
   try {
-    await ensureIndexes(database.db, { ...inboxIndexes, ...outboxIndexes, ...definition.indexes });
+    await ensureIndexes(database.db, { ...inboxIndexes, ...outboxIndexes, ...idempotencyIndexes, ...definition.indexes });
     const security: Record<string, SecurityHandler> = definition.issuesTokens
       ? {}
       : { bearerAuth: bearerJwt({ issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, ...jwksSource(config) }) };
@@ -96,6 +99,7 @@ export async function startService(definition: ServiceDefinition, env: NodeJS.Pr
       routerOptions: { security, validateResponses: config.VALIDATE_RESPONSES, bodyLimit: config.BODY_LIMIT_BYTES, log, inFlight },
       bus,
       outbox,
+      idempotency: new IdempotentCommands(database.db, definition.name),
       announce: () => relay.notify(),
       reconcile: ({ name, pending, settle }) => {
         reconcilers.push(

@@ -3,7 +3,7 @@
 import type { ContractsDelegate, Schemas } from '../../generated/contract/delegate.js';
 import type { AuthenticatedContext } from '../common/http/context.js';
 import { problem } from '../common/http/problem.js';
-import { idForIdempotencyKey, requestHash } from '../common/ids.js';
+import type { IdempotentCommands } from '../common/data/idempotency.js';
 import { decodeCursor, toPage } from '../common/pagination.js';
 import {
   type ContractChangeType,
@@ -21,6 +21,8 @@ import type { ContractRepository } from './contract-repository.js';
 
 export interface ContractDelegateDeps {
   repository: ContractRepository;
+  /** Creations with an Idempotency-Key: one contract per key, the first answer replayed. */
+  commands: IdempotentCommands;
   /** Called after every stored change, so its event is relayed at once. */
   onChange?: () => void;
   now?: () => Date;
@@ -57,7 +59,7 @@ function mandateProblem(input: Schemas['MandateInput']) {
   return undefined;
 }
 
-export function createContractDelegate({ repository, onChange = () => {}, now = () => new Date() }: ContractDelegateDeps): ContractsDelegate {
+export function createContractDelegate({ repository, commands, onChange = () => {}, now = () => new Date() }: ContractDelegateDeps): ContractsDelegate {
   /**
    * Applies `change` to the latest version of a contract, retrying on a version collision.
    * `change` answers a problem to refuse, or the new state and change type.
@@ -128,45 +130,38 @@ export function createContractDelegate({ repository, onChange = () => {}, now = 
       const refused = mandateProblem(body.mandate);
       if (refused) return { status: 422, body: refused };
 
-      const id = idForIdempotencyKey('ctr', ctx.principal.subject, headers['idempotency-key']);
-      const hash = requestHash(body);
-      const at = now().toISOString();
-      const contract: StoredContract = {
-        id,
-        customer: body.customer,
-        status: 'active',
-        validFrom: body.validFrom,
-        validTo: body.validTo,
-        currency: body.currency,
-        creditLimit: body.creditLimit,
-        mandate: storedMandate(body.mandate),
-        version: 1,
-        createdAt: at,
-        updatedAt: at,
-      };
-      const result = await repository.append({
-        contractId: id,
-        version: 1,
-        type: 'subscribed',
-        status: 'active',
-        at,
-        actor: ctx.principal.subject,
-        requestId: ctx.requestId,
-        correlationId: ctx.correlationId,
-        requestHash: hash,
-        contract,
-      });
-      if (result.appended) onChange();
-      if (!result.appended && result.existing.requestHash !== hash) {
-        return {
-          status: 409,
-          body: problem(409, 'idempotency-key-reused', 'This Idempotency-Key was already used with a different request body.'),
+      return commands.run('ctr', { operation: 'createContract', principal: ctx.principal.subject, key: headers['idempotency-key'], body }, async (id) => {
+        const at = now().toISOString();
+        const contract: StoredContract = {
+          id,
+          customer: body.customer,
+          status: 'active',
+          validFrom: body.validFrom,
+          validTo: body.validTo,
+          currency: body.currency,
+          creditLimit: body.creditLimit,
+          mandate: storedMandate(body.mandate),
+          version: 1,
+          createdAt: at,
+          updatedAt: at,
         };
-      }
-      // A replay answers what the first request answered: the contract as it was created.
-      const created = result.appended ? contract : result.existing.contract;
-      ctx.log.info({ contractId: id, replay: !result.appended }, 'contract created');
-      return { status: 201, headers: { location: `/contracts/${id}` }, body: toApiContract(created) };
+        const result = await repository.append({
+          contractId: id,
+          version: 1,
+          type: 'subscribed',
+          status: 'active',
+          at,
+          actor: ctx.principal.subject,
+          requestId: ctx.requestId,
+          correlationId: ctx.correlationId,
+          contract,
+        });
+        if (result.appended) onChange();
+        // A concurrent call with the same key created it first: the same answer.
+        const created = result.appended ? contract : result.existing.contract;
+        ctx.log.info({ contractId: id, concurrentRetry: !result.appended }, 'contract created');
+        return { status: 201 as const, headers: { location: `/contracts/${id}` }, body: toApiContract(created) };
+      });
     },
 
     async getContract({ path }, ctx) {

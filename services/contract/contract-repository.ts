@@ -26,8 +26,6 @@ export interface ContractChangeRecord extends LogEntry {
   actor: string;
   requestId?: string;
   correlationId?: string;
-  /** Set on the creation only: tells an idempotent retry from a different request with the same key. */
-  requestHash?: string;
   contract: StoredContract;
 }
 

@@ -11,12 +11,12 @@ export const contractService: ServiceDefinition = {
   defaultPort: 8081,
   spec,
   indexes: contractIndexes,
-  async createApi({ db, routerOptions, outbox, announce }) {
+  async createApi({ db, routerOptions, outbox, idempotency, announce }) {
     // Every change is announced: the repository writes an outbox marker per change and builds
     // the event from the stored change.
     const repository = new ContractRepository(db, outbox);
     outbox.register(repository.outboxSources());
-    return createContractRouter(createContractDelegate({ repository, onChange: announce }), routerOptions);
+    return createContractRouter(createContractDelegate({ repository, commands: idempotency, onChange: announce }), routerOptions);
   },
 };
 

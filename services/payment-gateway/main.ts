@@ -17,7 +17,7 @@ export const paymentGatewayService: ServiceDefinition = {
   spec,
   indexes: { ...identityIndexes, ...walletIndexes },
   issuesTokens: true,
-  async createApi({ env, db, log, config, routerOptions, outbox, announce, reconcile }) {
+  async createApi({ env, db, log, config, routerOptions, outbox, idempotency, announce, reconcile }) {
     const settings = loadGatewayConfig(env);
     const keys = await SigningKeys.load(db, settings.SIGNING_KEY, log, { accessTokenTtlS: settings.ACCESS_TOKEN_TTL_S });
     // Registrations, top-ups and transfers owe events: the repositories write outbox markers and
@@ -33,7 +33,7 @@ export const paymentGatewayService: ServiceDefinition = {
 
     const delegate = createPaymentGatewayDelegate({
       identity: { users, keys, settings, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, onChange: announce },
-      wallet: { wallets, users, onChange: announce },
+      wallet: { wallets, commands: idempotency, users, onChange: announce },
     });
     const security = { bearerAuth: bearerJwt({ issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, getKey: keys.getKey }) };
     return createPaymentGatewayRouter(delegate, { ...routerOptions, security });

@@ -18,6 +18,7 @@ import type { CloudEvent } from '../common/events/cloud-event.js';
 import { type EventProbe, startEventProbe } from '../../tools/testing/event-probe.js';
 import { idForIdempotencyKey, requestHash } from '../common/ids.js';
 import { pino } from 'pino';
+import { commandIdFor } from '../common/data/idempotency.js';
 import { Reconciler } from '../common/data/reconciler.js';
 import { paymentGatewayService } from './main.js';
 import { type TransferRecord, WalletRepository } from './wallet/wallet-repository.js';
@@ -554,7 +555,7 @@ describe('Wallet API (integration)', function () {
   describe('crash recovery', () => {
     /** Runs the transfer in a child process that SIGKILLs itself at `killAt`. */
     async function transferAndDie(killAt: 'before-debit' | 'after-debit', from: TestUser, to: TestUser, amount: number, key: string) {
-      const transferId = idForIdempotencyKey('trf', from.id, key);
+      const transferId = commandIdFor('payment-gateway', 'trf', { operation: 'transfer', principal: from.id, key });
       const child = spawn(process.execPath, ['--import', 'tsx', TRANSFER_AND_DIE], {
         env: {
           ...process.env,

@@ -5,7 +5,8 @@
 import type { Schemas, WalletDelegate } from '../../../generated/payment-gateway/delegate.js';
 import type { AuthenticatedContext } from '../../common/http/context.js';
 import { problem } from '../../common/http/problem.js';
-import { idForIdempotencyKey, requestHash } from '../../common/ids.js';
+import type { IdempotentCommands } from '../../common/data/idempotency.js';
+import { requestHash } from '../../common/ids.js';
 import { decodeCursor, encodeCursor } from '../../common/pagination.js';
 import { type LedgerEntry, type Party, type TransferRecord, type WalletRepository, legKey } from './wallet-repository.js';
 
@@ -19,6 +20,8 @@ export interface WalletUser {
 
 export interface WalletDelegateDeps {
   wallets: WalletRepository;
+  /** Top-ups and transfers with an Idempotency-Key: one effect per key, the first answer replayed. */
+  commands: IdempotentCommands;
   users: {
     findByEmail(email: string): Promise<WalletUser | undefined>;
     findById(id: string): Promise<WalletUser | undefined>;
@@ -34,10 +37,6 @@ const WALLET_ROLES = new Set(['customer', 'merchant']);
 const refused = (code: 'insufficient-funds' | 'self-transfer' | 'unknown-recipient' | 'currency-mismatch', detail: string, pointer?: string) => ({
   status: 422 as const,
   body: problem(422, code, detail, pointer ? { errors: [{ pointer, message: detail }] } : {}),
-});
-const keyReused = () => ({
-  status: 409 as const,
-  body: problem(409, 'idempotency-key-reused', 'This Idempotency-Key was already used with a different request body.'),
 });
 const interrupted = () => ({
   status: 409 as const,
@@ -64,7 +63,7 @@ export function toTransaction(entry: LedgerEntry): Schemas['Transaction'] {
 /** A date-time query value as the ledger stores times (UTC, milliseconds), so strings compare in time order. */
 const normalizeTime = (value: string | undefined) => (value === undefined ? undefined : new Date(value).toISOString());
 
-export function createWalletDelegate({ wallets, users, onChange, now = () => new Date() }: WalletDelegateDeps): WalletDelegate {
+export function createWalletDelegate({ wallets, commands, users, onChange, now = () => new Date() }: WalletDelegateDeps): WalletDelegate {
   const at = () => now().toISOString();
   const currencyMismatch = (currency: string) =>
     refused('currency-mismatch', `This wallet holds ${wallets.currency}, not ${currency}.`, '/body/currency');
@@ -103,65 +102,81 @@ export function createWalletDelegate({ wallets, users, onChange, now = () => new
     return { status: 201 as const, body: toTransaction(debit.entry) };
   }
 
+  /**
+   * Only a registered customer or merchant holds a wallet: a valid token whose subject is no such
+   * account (deleted, or never signed up) is refused like an operator's.
+   */
+  async function noWallet(ctx: AuthenticatedContext) {
+    const owner = await users.findById(ctx.principal.subject);
+    if (owner && WALLET_ROLES.has(owner.role)) return undefined;
+    return { status: 403 as const, body: problem(403, 'no-wallet', 'This account holds no wallet: only signed-up customers and merchants do.') };
+  }
+
   return {
     async getWallet(_request, ctx) {
+      const refusedAccount = await noWallet(ctx);
+      if (refusedAccount) return refusedAccount;
       const { balance, updatedAt } = await wallets.balance(ctx.principal.subject);
       return { status: 200, body: { currency: wallets.currency, balance, ...(updatedAt !== undefined ? { updatedAt } : {}) } };
     },
 
     async topUp({ headers, body }, ctx) {
+      const refusedAccount = await noWallet(ctx);
+      if (refusedAccount) return refusedAccount;
       if (body.currency !== wallets.currency) return currencyMismatch(body.currency);
-      const hash = requestHash(body);
-      const result = await wallets.topUp({
-        topUpId: idForIdempotencyKey('top', ctx.principal.subject, headers['idempotency-key']),
-        accountId: ctx.principal.subject,
-        amount: body.amount,
-        requestHash: hash,
-        at,
-        requestId: ctx.requestId,
-        correlationId: ctx.correlationId,
+      return commands.run('top', { operation: 'topUp', principal: ctx.principal.subject, key: headers['idempotency-key'], body }, async (topUpId) => {
+        const result = await wallets.topUp({
+          topUpId,
+          accountId: ctx.principal.subject,
+          amount: body.amount,
+          requestHash: requestHash(body),
+          at,
+          requestId: ctx.requestId,
+          correlationId: ctx.correlationId,
+        });
+        if (result.created) onChange();
+        ctx.log.info({ transactionId: result.entry.transactionId, concurrentRetry: !result.created }, 'wallet topped up');
+        return { status: 201 as const, body: toTransaction(result.entry) };
       });
-      if (!result.created && result.entry.requestHash !== hash) return keyReused();
-      if (result.created) onChange();
-      ctx.log.info({ transactionId: result.entry.transactionId, replay: !result.created }, 'wallet topped up');
-      return { status: 201, body: toTransaction(result.entry) };
     },
 
     async transfer({ headers, body }, ctx) {
+      const refusedAccount = await noWallet(ctx);
+      if (refusedAccount) return refusedAccount;
       const subject = ctx.principal.subject;
-      const transferId = idForIdempotencyKey('trf', subject, headers['idempotency-key']);
-      const hash = requestHash(body);
-      // A retried key is answered from what is stored, whatever changed since (recipient, balance).
-      const existing = await wallets.findTransfer(transferId);
-      if (existing) return existing.requestHash === hash ? settle(existing, ctx) : keyReused();
+      return commands.run('trf', { operation: 'transfer', principal: subject, key: headers['idempotency-key'], body }, async (transferId) => {
+        // Begun by a concurrent retry, or by a call that died midway: driven to its end from where it stands.
+        const existing = await wallets.findTransfer(transferId);
+        if (existing) return settle(existing, ctx);
 
-      if (body.currency !== wallets.currency) return currencyMismatch(body.currency);
-      const [sender, recipient] = await Promise.all([users.findById(subject), users.findByEmail(body.toEmail)]);
-      if (recipient?.id === subject || (sender && sender.email.toLowerCase() === body.toEmail.toLowerCase())) {
-        return refused('self-transfer', 'A wallet cannot pay itself.', '/body/toEmail');
-      }
-      if (!recipient || !WALLET_ROLES.has(recipient.role)) {
-        return refused('unknown-recipient', `No wallet belongs to ${body.toEmail}.`, '/body/toEmail');
-      }
-      const from: Party = sender ? partyOf(sender) : { userId: subject, email: ctx.principal.email ?? '', name: '' };
-      const begun = await wallets.beginTransfer({
-        _id: transferId,
-        from,
-        to: partyOf(recipient),
-        amount: body.amount,
-        currency: wallets.currency,
-        ...(body.note !== undefined ? { note: body.note } : {}),
-        requestHash: hash,
-        createdAt: at(),
-        requestId: ctx.requestId,
-        correlationId: ctx.correlationId,
+        if (body.currency !== wallets.currency) return currencyMismatch(body.currency);
+        const [sender, recipient] = await Promise.all([users.findById(subject), users.findByEmail(body.toEmail)]);
+        if (recipient?.id === subject || (sender && sender.email.toLowerCase() === body.toEmail.toLowerCase())) {
+          return refused('self-transfer', 'A wallet cannot pay itself.', '/body/toEmail');
+        }
+        if (!recipient || !WALLET_ROLES.has(recipient.role)) {
+          return refused('unknown-recipient', `No wallet belongs to ${body.toEmail}.`, '/body/toEmail');
+        }
+        const from: Party = sender ? partyOf(sender) : { userId: subject, email: ctx.principal.email ?? '', name: '' };
+        const begun = await wallets.beginTransfer({
+          _id: transferId,
+          from,
+          to: partyOf(recipient),
+          amount: body.amount,
+          currency: wallets.currency,
+          ...(body.note !== undefined ? { note: body.note } : {}),
+          requestHash: requestHash(body),
+          createdAt: at(),
+          requestId: ctx.requestId,
+          correlationId: ctx.correlationId,
+        });
+        return settle(begun.transfer, ctx);
       });
-      // A concurrent retry inserted it first: same rules as a retry.
-      if (!begun.created && begun.transfer.requestHash !== hash) return keyReused();
-      return settle(begun.transfer, ctx);
     },
 
     async listTransactions({ query }, ctx) {
+      const refusedAccount = await noWallet(ctx);
+      if (refusedAccount) return refusedAccount;
       const limit = query.limit ?? 20;
       const after = decodeCursor<{ seq: number }>(query.cursor, { seq: 'number' });
       const from = normalizeTime(query.from);
