@@ -367,6 +367,7 @@ describe('EventBus on RabbitMQ and FerretDB (integration)', function () {
   it('applies each event once when the consumer process is SIGKILLed mid-batch and restarted', async function () {
     this.timeout(60_000);
     const TOTAL = 1_000;
+    const LEASE_MS = 30_000;
     const s = new Scenario('sigkill');
     try {
       const db = s.db('consumer');
@@ -378,18 +379,21 @@ describe('EventBus on RabbitMQ and FerretDB (integration)', function () {
         BUS_SERVICE: 'consumer',
         BUS_DB: db.databaseName,
         HANDLER_DELAY_MS: '2',
-        // The inbox lease (= handler time-out): what the killed process had claimed runs again after it.
-        HANDLER_TIMEOUT_MS: '1000',
+        // The inbox lease (= handler time-out): what the killed process had claimed runs again once it has passed.
+        HANDLER_TIMEOUT_MS: String(LEASE_MS),
         LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
         RETRY_DELAYS_MS: TEST_RETRY_DELAYS_MS.join(','),
       };
-      const startConsumer = async () => {
-        const child = s.track(spawn(process.execPath, ['--import', 'tsx', CONSUMER_SCRIPT], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
-        const state = { ready: false, handled: 0, stopped: undefined as EffectCounters | undefined };
-        child.on('message', (m: { kind: string; invocations?: number } & Partial<EffectCounters>) => {
+      /** `clockAheadMs`: how far ahead of real time the process's inbox clock runs. */
+      const startConsumer = async (clockAheadMs = 0) => {
+        const child = s.track(
+          spawn(process.execPath, ['--import', 'tsx', CONSUMER_SCRIPT], { env: { ...env, INBOX_CLOCK_AHEAD_MS: String(clockAheadMs) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+        );
+        const state = { ready: false, handled: 0, stopped: undefined as (EffectCounters & { outcomes: Record<string, number> }) | undefined };
+        child.on('message', (m: { kind: string; invocations?: number; outcomes?: Record<string, number> } & Partial<EffectCounters>) => {
           if (m.kind === 'ready') state.ready = true;
           if (m.kind === 'handled') state.handled = m.invocations!;
-          if (m.kind === 'stopped') state.stopped = m as EffectCounters;
+          if (m.kind === 'stopped') state.stopped = m as EffectCounters & { outcomes: Record<string, number> };
         });
         const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
         await waitFor('the consumer process to be ready', () => state.ready || child.exitCode !== null, 20_000, 20);
@@ -410,7 +414,9 @@ describe('EventBus on RabbitMQ and FerretDB (integration)', function () {
       const exit = await first.exited;
       expect(exit.signal).to.equal('SIGKILL');
 
-      const second = await startConsumer();
+      // Restarted as if the lease had passed since the kill: its inbox clock runs one lease ahead,
+      // so the claims the killed process left are expired now, instead of the test waiting them out.
+      const second = await startConsumer(LEASE_MS);
       await waitFor(`${TOTAL} effects`, async () => (await db.collection('effects').countDocuments()) >= TOTAL, 40_000, 100);
       const handledMs = Date.now() - started;
       second.child.kill('SIGTERM');
@@ -452,6 +458,8 @@ describe('EventBus on RabbitMQ and FerretDB (integration)', function () {
       expect(killed.interrupted, 'interrupted invocations bounded by prefetch').to.be.within(0, PREFETCH);
       expect(restarted.duplicateAttempts, 'repeated attempts bounded by what was in flight at the kill').to.be.at.most(PREFETCH);
       expect(killed.duplicateAttempts, 'no repeated attempt before the kill').to.equal(0);
+      // No delivery was put off for a live claim: the lease had passed (by the restarted process's clock).
+      expect(second.state.stopped?.outcomes.deferred ?? 0, 'deliveries deferred by the restarted process').to.equal(0);
       expect(second.state.stopped, 'the restarted process counted the same in memory').to.deep.include({
         invocations: restarted.invocations,
         effects: restarted.effects,
