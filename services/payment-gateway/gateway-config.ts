@@ -1,11 +1,25 @@
 // The payment gateway's own settings, beyond every service's (services/common/config.ts).
-import { num, str } from 'envalid';
+import { makeValidator, num, str } from 'envalid';
 import { loadConfig } from '../common/config.js';
+import { type KeyEncryptionKey, MAKE_A_KEK, parseKek, parseKeks } from './identity/key-encryption.js';
+import type { SigningKeysOptions } from './identity/signing-keys.js';
+
+const keyEncryptionKey = makeValidator<KeyEncryptionKey>(parseKek);
+const keyEncryptionKeys = makeValidator<KeyEncryptionKey[]>(parseKeks);
 
 export function loadGatewayConfig(env: NodeJS.ProcessEnv) {
   return loadConfig(
     {
       SIGNING_KEY: str({ default: undefined, desc: 'ES256 private key as a JWK (JSON). Unset: one is generated on first start and kept in the database' }),
+      SIGNING_KEY_ENCRYPTION_KEY: keyEncryptionKey({
+        default: undefined,
+        desc: `32 random bytes, base64 or base64url (${MAKE_A_KEK}): encrypts the private halves of generated signing keys in the database (AES-256-GCM). Required with NODE_ENV=production unless SIGNING_KEY is set`,
+      }),
+      SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS: keyEncryptionKeys({
+        default: undefined,
+        desc: 'Earlier SIGNING_KEY_ENCRYPTION_KEYs, comma-separated, when it changes: what they encrypted is re-encrypted under the current one at start',
+      }),
+      NODE_ENV: str({ default: undefined, desc: 'production: a generated signing key is never stored unencrypted (SIGNING_KEY_ENCRYPTION_KEY is required)' }),
       ACCESS_TOKEN_TTL_S: num({ default: 600, desc: 'Access token lifetime (10 minutes)' }),
       REFRESH_TOKEN_TTL_S: num({ default: 30 * 24 * 3600, desc: 'Refresh token lifetime unless used or revoked' }),
       OPERATOR_EMAIL: str({ default: undefined, desc: 'The first operator account, created at start when missing' }),
@@ -24,3 +38,12 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv) {
 }
 
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
+
+/** How generated signing keys are kept at rest, from the settings. */
+export function signingKeyEncryption(settings: GatewayConfig): NonNullable<SigningKeysOptions['encryption']> {
+  return {
+    ...(settings.SIGNING_KEY_ENCRYPTION_KEY ? { key: settings.SIGNING_KEY_ENCRYPTION_KEY } : {}),
+    previous: settings.SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS ?? [],
+    required: settings.NODE_ENV === 'production',
+  };
+}

@@ -1,9 +1,9 @@
 // Payment gateway identity end to end: the real service on FerretDB/MongoDB and RabbitMQ, called
 // through the generated client; every response is checked against specs/payment-gateway.yaml.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import argon2 from 'argon2';
 import { expect } from 'chai';
-import { type CryptoKey, type JWK, createLocalJWKSet, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK, jwtVerify } from 'jose';
+import { type CryptoKey, type JWK, compactDecrypt, createLocalJWKSet, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK, jwtVerify } from 'jose';
 import { MongoClient } from 'mongodb';
 import { pino } from 'pino';
 import { type PaymentGatewayClient, createPaymentGatewayClient } from '../../generated/payment-gateway/client.js';
@@ -17,11 +17,15 @@ import { ensureIndexes } from '../common/mongo.js';
 import { loadGatewayConfig } from './gateway-config.js';
 import { createIdentityDelegate } from './identity/identity-delegate.js';
 import { IdentityRepository, ensureFirstOperator, identityIndexes } from './identity/identity-repository.js';
+import { encryptPrivateJwk, parseKek } from './identity/key-encryption.js';
 import { type Argon2, PasswordHasher } from './identity/passwords.js';
 import { SigningKeys } from './identity/signing-keys.js';
 import { paymentGatewayService } from './main.js';
 
 const FAST_HASHING = { ARGON2_MEMORY_KIB: '4096', ARGON2_TIME_COST: '1' };
+/** The key-encryption key of the main instance (base64url) and another one (base64): 32 random bytes each. */
+const KEK = randomBytes(32).toString('base64url');
+const OTHER_KEK = randomBytes(32).toString('base64');
 const OPERATOR = { email: 'ops@payspec.test', password: 'operator password 42' };
 const PASSWORD = 'correct horse battery staple';
 const silent = pino({ level: 'silent' });
@@ -55,7 +59,14 @@ describe('Payment gateway identity (integration)', function () {
   const checked = () => [createContractCheckingMiddleware({ api: 'payment-gateway', spec: spec as OpenApiSpec })];
   const clientFor = (token?: string, base = svc) => createPaymentGatewayClient({ baseUrl: base.url, ...(token ? { token } : {}), middleware: checked() });
   // Every test calls from 127.0.0.1: one client, so its limits are out of the way here (tested on their own below).
-  const env = { ...FAST_HASHING, OPERATOR_EMAIL: OPERATOR.email, OPERATOR_PASSWORD: OPERATOR.password, SIGN_IN_MAX_FAILURES_PER_CLIENT: '1000', SIGN_UP_MAX_PER_CLIENT: '1000' };
+  const env = {
+    ...FAST_HASHING,
+    OPERATOR_EMAIL: OPERATOR.email,
+    OPERATOR_PASSWORD: OPERATOR.password,
+    SIGN_IN_MAX_FAILURES_PER_CLIENT: '1000',
+    SIGN_UP_MAX_PER_CLIENT: '1000',
+    SIGNING_KEY_ENCRYPTION_KEY: KEK,
+  };
 
   before(async () => {
     issuer = await createTokenIssuer();
@@ -405,7 +416,7 @@ describe('Payment gateway identity (integration)', function () {
       const before = await signIn(OPERATOR.email, OPERATOR.password);
       const oldKid = decodeProtectedHeader(before.accessToken).kid;
       const newKid = await withMongo(async (client) => {
-        const keys = await SigningKeys.load(client.db(svc.dbName), undefined, silent);
+        const keys = await SigningKeys.load(client.db(svc.dbName), undefined, silent, { encryption: { key: parseKek(KEK) } });
         return keys.rotate();
       });
       // Another instance (the rotation above) added the key: this one verifies with it at once.
@@ -418,6 +429,133 @@ describe('Payment gateway identity (integration)', function () {
       expect((await clientFor(after.accessToken).GET('/me', {})).response.status).to.equal(200);
       const jwks = await anonymous.GET('/.well-known/jwks.json', {});
       expect(jwks.data!.keys.map((k) => k.kid).sort()).to.deep.equal([oldKid, newKid].sort());
+    });
+
+    it('stores the private half of a generated key encrypted under SIGNING_KEY_ENCRYPTION_KEY: no `d` in the clear', async () => {
+      const records = await withMongo((client) => client.db(svc.dbName).collection('signing_keys').find({}).toArray());
+      expect(records.length).to.be.at.least(1);
+      const kekId = parseKek(KEK).id;
+      for (const record of records) {
+        expect(record.origin).to.equal('generated');
+        expect(record).not.to.have.property('privateJwk');
+        expect(record.kekId).to.equal(kekId);
+        expect(decodeProtectedHeader(record.privateJwe as string)).to.deep.include({ alg: 'dir', enc: 'A256GCM', kid: kekId, skid: record.kid });
+        // The private key is in the ciphertext, and only there.
+        const { plaintext } = await compactDecrypt(record.privateJwe as string, Buffer.from(KEK, 'base64url'));
+        const jwk = JSON.parse(new TextDecoder().decode(plaintext)) as JWK;
+        expect(jwk).to.include({ x: (record.publicJwk as JWK).x, y: (record.publicJwk as JWK).y });
+        expect(jwk.d).to.be.a('string');
+        expect(JSON.stringify(record)).not.to.include(jwk.d);
+        expect(JSON.stringify(record.publicJwk)).not.to.include('"d"');
+      }
+    });
+
+    it('refuses to start with another SIGNING_KEY_ENCRYPTION_KEY, or none, naming the variable and showing no key', async () => {
+      const records = await withMongo((client) => client.db(svc.dbName).collection('signing_keys').find({}).toArray());
+      const { SIGNING_KEY_ENCRYPTION_KEY: _kek, ...withoutKek } = env;
+      for (const kek of [OTHER_KEK, undefined]) {
+        let failure: unknown;
+        try {
+          const started = await startTestService(paymentGatewayService, issuer, { ...withoutKek, ...(kek ? { SIGNING_KEY_ENCRYPTION_KEY: kek } : {}), MONGO_DB: svc.dbName });
+          await started.stop();
+        } catch (err) {
+          failure = err;
+        }
+        const message = (failure as Error | undefined)?.message ?? 'it started';
+        expect(message).to.match(/SIGNING_KEY_ENCRYPTION_KEY/);
+        expect(message).to.include(parseKek(KEK).id); // which key the records need, by its id
+        for (const secret of [KEK, OTHER_KEK, Buffer.from(OTHER_KEK, 'base64').toString('base64url'), ...records.map((r) => r.privateJwe as string)]) {
+          expect(message).not.to.include(secret);
+        }
+      }
+      // The records are as they were: the running instance still signs and verifies.
+      expect((await clientFor((await signIn(OPERATOR.email, OPERATOR.password)).accessToken).GET('/me', {})).response.status).to.equal(200);
+    });
+
+    it('with NODE_ENV=production refuses to start without SIGNING_KEY_ENCRYPTION_KEY when it would generate keys; with SIGNING_KEY it needs none', async () => {
+      const dbName = testDatabaseName(`prod_${randomUUID().slice(0, 6)}`);
+      const production = { ...FAST_HASHING, NODE_ENV: 'production', MONGO_DB: dbName };
+      try {
+        let failure: unknown;
+        try {
+          const started = await startTestService(paymentGatewayService, issuer, production);
+          await started.stop();
+        } catch (err) {
+          failure = err;
+        }
+        expect((failure as Error | undefined)?.message).to.match(/SIGNING_KEY_ENCRYPTION_KEY is required with NODE_ENV=production .*Make one with: node -p/);
+        expect(await withMongo((client) => client.db(dbName).collection('signing_keys').countDocuments())).to.equal(0);
+
+        const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+        const configured = await startTestService(paymentGatewayService, issuer, { ...production, SIGNING_KEY: JSON.stringify(await exportJWK(privateKey)) });
+        await configured.stop();
+        const records = await withMongo((client) => client.db(dbName).collection('signing_keys').find({}).toArray());
+        expect(records.map((r) => r.origin)).to.deep.equal(['configured']);
+        expect(records[0]).not.to.have.property('privateJwk');
+        expect(records[0]).not.to.have.property('privateJwe');
+      } finally {
+        await dropDatabase(dbName);
+      }
+    });
+
+    it('refuses a SIGNING_KEY_ENCRYPTION_KEY that is not 32 bytes of base64, without showing it', () => {
+      for (const value of ['c2VjcmV0LXRvby1zaG9ydA', 'not base64 at all!', randomBytes(48).toString('base64')]) {
+        let failure: unknown;
+        try {
+          loadGatewayConfig({ SIGNING_KEY_ENCRYPTION_KEY: value });
+        } catch (err) {
+          failure = err;
+        }
+        expect((failure as Error | undefined)?.message).to.match(/SIGNING_KEY_ENCRYPTION_KEY: must be 32 random bytes in base64 or base64url/);
+        expect((failure as Error).message).not.to.include(value);
+      }
+      expect(loadGatewayConfig({ SIGNING_KEY_ENCRYPTION_KEY: KEK }).SIGNING_KEY_ENCRYPTION_KEY!.id).to.equal(parseKek(KEK).id);
+      expect(parseKek(OTHER_KEK).id).to.equal(parseKek(Buffer.from(OTHER_KEK, 'base64').toString('base64url')).id); // either alphabet
+    });
+
+    it('encrypts keys stored in the clear at the first start with a key-encryption key, and re-encrypts them when it changes (unit)', async () => {
+      const dbName = testDatabaseName(`kek_${randomUUID().slice(0, 6)}`);
+      const [first, second] = [parseKek(KEK), parseKek(OTHER_KEK)];
+      try {
+        await withMongo(async (client) => {
+          const db = client.db(dbName);
+          const stored = () => db.collection('signing_keys').find({}).sort({ _id: 1 }).toArray();
+          // Before: a key generated without a key-encryption key, in the clear (as every key was).
+          const clear = await SigningKeys.load(db, undefined, silent);
+          const token = await clear.sign({ sub: 'usr_x' }, { issuer: 'i', audience: 'a', expiresInS: 600 });
+          expect((await stored())[0]).to.have.nested.property('privateJwk.d');
+
+          const sealed = await SigningKeys.load(db, undefined, silent, { encryption: { key: first } });
+          expect(sealed.currentKid).to.equal(clear.currentKid);
+          let [record] = await stored();
+          expect(record).not.to.have.property('privateJwk');
+          expect(record).to.include({ kekId: first.id });
+          await jwtVerify(token, sealed.getKey); // the same key: tokens from before still verify
+          await jwtVerify(await sealed.sign({ sub: 'usr_x' }, { issuer: 'i', audience: 'a', expiresInS: 600 }), clear.getKey);
+
+          // A new key-encryption key, the old one kept as previous: re-encrypted under the new one.
+          const rotated = await SigningKeys.load(db, undefined, silent, { encryption: { key: second, previous: [first] } });
+          expect(rotated.currentKid).to.equal(clear.currentKid);
+          [record] = await stored();
+          expect(record).to.include({ kekId: second.id });
+          expect(decodeProtectedHeader(record!.privateJwe as string).kid).to.equal(second.id);
+          // From now on the new one alone is enough, and the old one alone is not.
+          await jwtVerify(token, (await SigningKeys.load(db, undefined, silent, { encryption: { key: second } })).getKey);
+          let refused: unknown;
+          await SigningKeys.load(db, undefined, silent, { encryption: { key: first } }).catch((err: unknown) => (refused = err));
+          expect((refused as Error | undefined)?.message).to.match(new RegExp(`encrypted under key-encryption key ${second.id}.*set SIGNING_KEY_ENCRYPTION_KEY`));
+
+          // A damaged record refuses too, rather than signing with something else.
+          const stranger = await exportJWK((await generateKeyPair('ES256', { extractable: true })).privateKey);
+          const other = await encryptPrivateJwk(stranger, record!.kid as string, second);
+          await db.collection('signing_keys').updateOne({ _id: record!._id }, { $set: { privateJwe: other } });
+          refused = undefined;
+          await SigningKeys.load(db, undefined, silent, { encryption: { key: second } }).catch((err: unknown) => (refused = err));
+          expect((refused as Error | undefined)?.message).to.match(/decrypts to another key than the record's/);
+        });
+      } finally {
+        await dropDatabase(dbName);
+      }
     });
 
     it('drops a superseded key once every token it signed has expired (unit, with a clock)', async () => {

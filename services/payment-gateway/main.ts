@@ -5,7 +5,7 @@ import { createPaymentGatewayRouter } from '../../generated/payment-gateway/rout
 import spec from '../../generated/payment-gateway/spec.json' with { type: 'json' };
 import { bearerJwt } from '../common/auth/bearer-jwt.js';
 import { type ServiceDefinition, runMain } from '../common/bootstrap.js';
-import { loadGatewayConfig } from './gateway-config.js';
+import { loadGatewayConfig, signingKeyEncryption } from './gateway-config.js';
 import { IdentityRepository, ensureFirstOperator, identityIndexes } from './identity/identity-repository.js';
 import { SigningKeys } from './identity/signing-keys.js';
 import { createPaymentGatewayDelegate } from './payment-gateway-delegate.js';
@@ -19,7 +19,7 @@ export const paymentGatewayService: ServiceDefinition = {
   issuesTokens: true,
   async createApi({ env, db, log, config, routerOptions, outbox, idempotency, announce, reconcile }) {
     const settings = loadGatewayConfig(env);
-    const keys = await SigningKeys.load(db, settings.SIGNING_KEY, log, { accessTokenTtlS: settings.ACCESS_TOKEN_TTL_S });
+    const keys = await SigningKeys.load(db, settings.SIGNING_KEY, log, { accessTokenTtlS: settings.ACCESS_TOKEN_TTL_S, encryption: signingKeyEncryption(settings) });
     // Registrations, top-ups and transfers owe events: the repositories write outbox markers and
     // build the events from what they stored.
     const users = new IdentityRepository(db, outbox);

@@ -3,9 +3,14 @@
 // The keys form a chain of generations in `signing_keys` (`_id` = generation, 1, 2, …); the
 // newest generation signs. A generation is added by an insert under its number, so instances
 // that start (or rotate) at the same time collide and adopt the one that won: they always agree.
-// A key generated here is kept there with its private half; a key from SIGNING_KEY is recorded
-// by its public half only (the private half stays in configuration), so switching keys through
-// configuration is a rotation like any other. A superseded key stays published until every token
+// A key generated here is kept there with its private half, encrypted under the key-encryption
+// key SIGNING_KEY_ENCRYPTION_KEY (key-encryption.ts; required with NODE_ENV=production, else a
+// warning and the private half in the clear as before); a key from SIGNING_KEY is recorded by its
+// public half only (the private half stays in configuration), so switching keys through
+// configuration is a rotation like any other. At start, with a KEK, every stored private half is
+// brought under it: clear ones (from before, or from a run without a KEK) are encrypted, ones
+// under an earlier KEK (SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS) re-encrypted, and each is decrypted
+// once on the way, so a wrong KEK stops the start with a message naming the variable. A superseded key stays published until every token
 // it may have signed has expired (ACCESS_TOKEN_TTL_S after its successor appeared, plus the time
 // other instances take to notice), then drops out of the set.
 import {
@@ -24,6 +29,7 @@ import {
 import type { Collection, Db } from 'mongodb';
 import type { Logger } from 'pino';
 import { isDuplicateKey } from '../../common/mongo.js';
+import { KEK_VARIABLE, type KeyEncryptionKey, MAKE_A_KEK, decryptPrivateJwk, encryptPrivateJwk, kekIdOf } from './key-encryption.js';
 
 export const SIGNING_ALGORITHM = 'ES256';
 
@@ -37,8 +43,14 @@ interface KeyRecord {
   _id: number; // generation
   kid: string;
   publicJwk: JWK;
-  /** Absent for a key from SIGNING_KEY: its private half is only in that instance's configuration. */
+  /**
+   * The private half in the clear: a key generated without a key-encryption key (or before they
+   * existed). Absent for a key from SIGNING_KEY: its private half is only in that instance's configuration.
+   */
   privateJwk?: JWK;
+  /** The private half encrypted (a compact JWE, dir + A256GCM) under the key-encryption key `kekId`. */
+  privateJwe?: string;
+  kekId?: string;
   origin: 'generated' | 'configured';
   createdAt: Date;
 }
@@ -56,7 +68,18 @@ export interface SigningKeysOptions {
   /** Access-token lifetime: how long a superseded key stays published (default 600). */
   accessTokenTtlS?: number;
   now?: () => Date;
+  /** Encryption at rest of the private halves of generated keys. */
+  encryption?: {
+    /** SIGNING_KEY_ENCRYPTION_KEY: encrypts what is stored, decrypts what it encrypted. */
+    key?: KeyEncryptionKey;
+    /** SIGNING_KEY_ENCRYPTION_KEY_PREVIOUS: decrypt only (what they encrypted is re-encrypted under `key` at start). */
+    previous?: KeyEncryptionKey[];
+    /** No private key is stored in the clear (production): without `key`, generating one is refused. */
+    required?: boolean;
+  };
 }
+
+const hasPrivate = (record: KeyRecord) => record.privateJwk !== undefined || record.privateJwe !== undefined;
 
 export interface AccessTokenClaims extends JWTPayload {
   sub: string;
@@ -73,6 +96,11 @@ export class SigningKeys {
   private lastUnknownKidReload = 0;
   private reloading?: Promise<void>;
 
+  private readonly kek: KeyEncryptionKey | undefined;
+  /** Every KEK that may decrypt: the current one first. */
+  private readonly keks: KeyEncryptionKey[];
+  private readonly encryptionRequired: boolean;
+
   private constructor(
     db: Db,
     private readonly configured: { jwk: JWK; kid: string; key: CryptoKey; publicJwk: JWK } | undefined,
@@ -82,6 +110,9 @@ export class SigningKeys {
     this.records = db.collection('signing_keys');
     this.retainS = (options.accessTokenTtlS ?? 600) + REFRESH_INTERVAL_MS / 1000 + 5;
     this.now = options.now ?? (() => new Date());
+    this.kek = options.encryption?.key;
+    this.keks = [...(this.kek ? [this.kek] : []), ...(options.encryption?.previous ?? [])];
+    this.encryptionRequired = options.encryption?.required ?? false;
   }
 
   /**
@@ -89,7 +120,19 @@ export class SigningKeys {
    * key in the database, generating the first one on first start.
    */
   static async load(db: Db, signingKeyJwk: string | undefined, log: Logger, options: SigningKeysOptions = {}): Promise<SigningKeys> {
+    if (options.encryption?.previous?.length && !options.encryption.key) {
+      throw new Error(`${KEK_VARIABLE}_PREVIOUS is set without ${KEK_VARIABLE}: the previous keys only decrypt; set the current one too`);
+    }
     const configured = signingKeyJwk ? await parseConfiguredKey(signingKeyJwk) : undefined;
+    if (!configured && !options.encryption?.key) {
+      if (options.encryption?.required) {
+        throw new Error(
+          `${KEK_VARIABLE} is required with NODE_ENV=production when the gateway generates its signing keys (SIGNING_KEY is not set): ` +
+            `it encrypts their private halves in the database. Make one with: ${MAKE_A_KEK}`,
+        );
+      }
+      log.warn(`${KEK_VARIABLE} is not set: a signing key generated here is stored unencrypted (refused with NODE_ENV=production)`);
+    }
     const keys = new SigningKeys(db, configured, log.child({ component: 'signing-keys' }), options);
     await keys.start();
     return keys;
@@ -164,28 +207,65 @@ export class SigningKeys {
           break;
         }
       } else {
-        if (newest?.privateJwk) break;
+        if (newest && hasPrivate(newest)) break;
         // First start (or SIGNING_KEY was removed): generate one; concurrent starts agree on the winner.
         await this.appendGenerated((newest?._id ?? 0) + 1);
         const winner = await this.newestRecord();
-        if (winner?.privateJwk) {
+        if (winner && hasPrivate(winner)) {
           this.log.info({ kid: winner.kid }, 'signing key in use');
           break;
         }
       }
     }
+    if (this.kek) await this.sealStoredKeys(this.kek);
     await this.reload();
+  }
+
+  /**
+   * Brings every stored private half under the current KEK: clear ones are encrypted, ones under
+   * an earlier KEK re-encrypted, ones under it decrypted once (a wrong KEK, or a damaged record,
+   * stops the start here). Concurrent starts may both rewrite a record: each writes the same key,
+   * so whichever lands last is as good.
+   */
+  private async sealStoredKeys(kek: KeyEncryptionKey): Promise<void> {
+    const records = await this.records.find({}).toArray();
+    let sealed = 0;
+    for (const record of records) {
+      if (!hasPrivate(record)) continue;
+      const jwk = await this.privateJwkOf(record);
+      if (record.privateJwe !== undefined && record.kekId === kek.id && kekIdOf(record.privateJwe) === kek.id) continue;
+      const privateJwe = await encryptPrivateJwk(jwk, record.kid, kek);
+      await this.records.updateOne({ _id: record._id }, { $set: { privateJwe, kekId: kek.id }, $unset: { privateJwk: '' } });
+      sealed++;
+    }
+    if (sealed > 0) this.log.info({ sealed, kekId: kek.id }, 'stored signing keys encrypted under the current key-encryption key');
+  }
+
+  /** The private JWK of a stored key: in the clear, or decrypted with the KEK it names. */
+  private async privateJwkOf(record: KeyRecord): Promise<JWK> {
+    if (record.privateJwe !== undefined) return decryptPrivateJwk({ kid: record.kid, publicJwk: record.publicJwk, privateJwe: record.privateJwe }, this.keks);
+    if (record.privateJwk !== undefined) return record.privateJwk;
+    throw new Error(`signing key ${record.kid} has no private half here (it is configured elsewhere, SIGNING_KEY)`);
+  }
+
+  private async privateKeyOf(record: KeyRecord): Promise<CryptoKey> {
+    return (await importJWK(await this.privateJwkOf(record), SIGNING_ALGORITHM)) as CryptoKey;
   }
 
   /** Inserts a freshly generated key as `generation`; on a collision another writer's key is kept. */
   private async appendGenerated(generation: number): Promise<KeyRecord> {
+    if (!this.kek && this.encryptionRequired) {
+      throw new Error(`${KEK_VARIABLE} is required with NODE_ENV=production to store a generated signing key. Make one with: ${MAKE_A_KEK}`);
+    }
     const { publicKey, privateKey } = await generateKeyPair(SIGNING_ALGORITHM, { extractable: true });
     const publicJwk = await exportJWK(publicKey);
+    const kid = await calculateJwkThumbprint(publicJwk);
+    const privateJwk = await exportJWK(privateKey);
     const record: KeyRecord = {
       _id: generation,
-      kid: await calculateJwkThumbprint(publicJwk),
+      kid,
       publicJwk,
-      privateJwk: await exportJWK(privateKey),
+      ...(this.kek ? { privateJwe: await encryptPrivateJwk(privateJwk, kid, this.kek), kekId: this.kek.id } : { privateJwk }),
       origin: 'generated',
       createdAt: this.now(),
     };
@@ -240,14 +320,14 @@ export class SigningKeys {
     let signer = this.signer;
     if (this.configured && newest.kid === this.configured.kid) {
       signer = { kid: this.configured.kid, key: this.configured.key, generation: newest._id };
-    } else if (newest.privateJwk) {
-      if (signer?.kid !== newest.kid) signer = { kid: newest.kid, key: (await importJWK(newest.privateJwk, SIGNING_ALGORITHM)) as CryptoKey, generation: newest._id };
+    } else if (hasPrivate(newest)) {
+      if (signer?.kid !== newest.kid) signer = { kid: newest.kid, key: await this.privateKeyOf(newest), generation: newest._id };
     } else if (!signer) {
       // Another instance's SIGNING_KEY leads the chain and this one has no key of its own: the
       // newest generated key still signs (its tokens verify while it stays published).
-      const own = records.find((r) => r.privateJwk);
+      const own = records.find(hasPrivate);
       if (!own) throw new Error('no signing key: set SIGNING_KEY like the other instances, or remove it from them');
-      signer = { kid: own.kid, key: (await importJWK(own.privateJwk!, SIGNING_ALGORITHM)) as CryptoKey, generation: own._id };
+      signer = { kid: own.kid, key: await this.privateKeyOf(own), generation: own._id };
       this.log.warn({ kid: own.kid }, 'the newest signing key is configured elsewhere (SIGNING_KEY); signing with an older key');
     }
     this.signer = signer;
