@@ -54,9 +54,12 @@ const FUNDING = 100_000_000;
 /**
  * The limiter records every attempt before checking the password and forgets it only on
  * success, so attempts in flight count too; all the load comes from one address, so the
- * production limits (20 per client, 5 per account) would answer 429 at 50 connections.
+ * production limits (20 per client, 5 per account) would answer 429 at 50 connections. The
+ * users' sign-ups come from that one address too (production: 20 per hour).
  */
 const SIGN_IN_LIMIT = 100_000;
+/** Failed sign-ins timed one at a time for each kind (wrong password, unknown e-mail). */
+const FAILED_SIGN_IN_ROUNDS = 10;
 
 /** The production defaults of gateway-config.ts (not whatever this shell's environment says). */
 const DEFAULT_SETTINGS = loadGatewayConfig({});
@@ -100,6 +103,7 @@ async function main(): Promise<void> {
       ARGON2_TIME_COST: String(ARGON2.ARGON2_TIME_COST),
       SIGN_IN_MAX_FAILURES_PER_CLIENT: String(SIGN_IN_LIMIT),
       SIGN_IN_MAX_FAILURES_PER_ACCOUNT: String(SIGN_IN_LIMIT),
+      SIGN_UP_MAX_PER_CLIENT: String(SIGN_IN_LIMIT),
     });
 
     // 4. Users, their tokens, and money for the senders — all through the API.
@@ -108,6 +112,8 @@ async function main(): Promise<void> {
     await signInAll(api, users);
     await inBatches(users.slice(0, PAIRS), 5, (user) => api.call('POST', '/wallet/top-ups', { token: user.token, key: randomUUID(), body: { amount: FUNDING, currency: CURRENCY } }));
     log(`${USERS} users signed up and signed in; ${PAIRS} senders funded with ${FUNDING.toLocaleString('en-US')} each`);
+    const failedSignIns = await measureFailedSignIns(gateway.url, users[0]!);
+    log(`failed sign-ins one at a time (median of ${FAILED_SIGN_IN_ROUNDS}): wrong password ${ms(failedSignIns.wrongMs)} ms, unknown e-mail ${ms(failedSignIns.unknownMs)} ms`);
     const entries = mongo.db(dbName).collection('wallet_entries');
 
     // 5. Load, one route at a time. Baseline first: every ratio is relative to it.
@@ -144,7 +150,7 @@ async function main(): Promise<void> {
     log(`balances add up to ${money.total.toLocaleString('en-US')}; ${money.transferred.toLocaleString('en-US')} transfers in all (warm-ups included); ledger ${ledgerAfter.toLocaleString('en-US')} entries`);
 
     // 7. The docs section.
-    writeDocSection('gateway', renderSection({ options, database, databaseProcess, mongoUrl, results, table, argon2, ledgerBefore, ledgerAfter, loadBefore }));
+    writeDocSection('gateway', renderSection({ options, database, databaseProcess, mongoUrl, results, table, argon2, failedSignIns, ledgerBefore, ledgerAfter, loadBefore }));
     log(`wrote docs/benchmarks.md (${Math.round((Date.now() - startedAt) / 1000)} s so far)`);
   } catch (err) {
     console.error(`bench failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -324,6 +330,33 @@ function localDatabaseProcess(mongoUrl: string): { pid: number; exe: string } | 
   return { pid, exe };
 }
 
+/**
+ * An unknown e-mail must cost what a wrong password costs (one argon2 verify, against a dummy
+ * hash: identity.test.ts shows that is what runs); here the two are timed, alternating, one
+ * request at a time, before any load. Medians, in ms.
+ */
+async function measureFailedSignIns(baseUrl: string, user: BenchUser): Promise<{ wrongMs: number; unknownMs: number }> {
+  const timed = async (email: string) => {
+    const started = performance.now();
+    const res = await fetch(`${baseUrl}/auth/sign-in`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password: 'not the password of anyone' }),
+    });
+    await res.arrayBuffer();
+    if (res.status !== 401) throw new Error(`a failed sign-in answered ${res.status}, not 401`);
+    return performance.now() - started;
+  };
+  const wrong: number[] = [];
+  const unknown: number[] = [];
+  for (let i = 0; i < FAILED_SIGN_IN_ROUNDS; i++) {
+    wrong.push(await timed(user.email));
+    unknown.push(await timed(`nobody-${i}-${randomUUID().slice(0, 8)}@example.com`));
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  return { wrongMs: median(wrong), unknownMs: median(unknown) };
+}
+
 // --- argon2 -----------------------------------------------------------------------------------
 
 interface Argon2Costs {
@@ -368,13 +401,14 @@ interface SectionInput {
   results: RouteResult[];
   table: string;
   argon2: Argon2Costs;
+  failedSignIns: { wrongMs: number; unknownMs: number };
   ledgerBefore: Map<string, number>;
   ledgerAfter: number;
   loadBefore: number;
 }
 
 function renderSection(input: SectionInput): string {
-  const { options, database, databaseProcess, mongoUrl, table, argon2, ledgerBefore, ledgerAfter, loadBefore } = input;
+  const { options, database, databaseProcess, mongoUrl, table, argon2, failedSignIns, ledgerBefore, ledgerAfter, loadBefore } = input;
   const count = (n: number | undefined) => (n ?? 0).toLocaleString('en-US');
   const amqpHost = new URL(process.env.AMQP_URL ?? 'amqp://127.0.0.1:5672').host;
   return [
@@ -386,9 +420,10 @@ function renderSection(input: SectionInput): string {
     ...machineDetails(loadBefore),
     `- Database: ${database.description} at \`${redact(mongoUrl)}\`${databaseProcess ? ` (process \`${databaseProcess.exe}\` on this machine)` : ''}, a fresh \`bench_*\` database; the same name is the AMQP prefix of the run's exchange and queues (RabbitMQ at ${amqpHost}), all deleted at the end`,
     `- Load: autocannon, ${options.connections} connections, ${options.duration} s per route after a ${options.warmup} s warm-up, one route at a time, ${options.timeout} s request timeout; each server in its own process`,
-    `- Gateway settings: \`LOG_LEVEL=warn\`, \`VALIDATE_RESPONSES=false\` (production); passwords ${argon2Description} (the defaults of gateway-config.ts); sign-in limits raised to ${count(SIGN_IN_LIMIT)} per client and per account, since the limiter also counts attempts in flight and all the load comes from one address`,
+    `- Gateway settings: \`LOG_LEVEL=warn\`, \`VALIDATE_RESPONSES=false\` (production); passwords ${argon2Description} (the defaults of gateway-config.ts); sign-in limits raised to ${count(SIGN_IN_LIMIT)} per client and per account, since the limiter also counts attempts in flight and all the load comes from one address (sign-ups per client too)`,
     `- Data, all through the API: ${USERS} customers signed up; sign-in and \`GET /wallet\` rotate over them, with ES256 access tokens from the gateway's own sign-in. Transfers of 1, a new \`Idempotency-Key\` each: ${PAIRS} senders (funded with ${count(FUNDING)} each by one top-up) each paying its own recipient, then sender 0 alone paying the ${PAIRS} recipients in turn`,
     `- Ledger (\`wallet_entries\`): ${count(ledgerBefore.get(ROUTE.wallet))} entries before \`GET /wallet\`, ${count(ledgerBefore.get(ROUTE.transfers))} before the pairs, ${count(ledgerBefore.get(ROUTE.oneSender))} before the single sender, ${count(ledgerAfter)} at the end (warm-ups write too)`,
+    `- Failed sign-ins before the load, one at a time, alternating (median of ${FAILED_SIGN_IN_ROUNDS} each): wrong password ${ms(failedSignIns.wrongMs)} ms, unknown e-mail ${ms(failedSignIns.unknownMs)} ms — an unknown e-mail is checked against a dummy hash, so the two should be close`,
     `- argon2id alone, in the benchmark process: hash ${ms(argon2.hashMicros / 1000)} ms, verify ${ms(argon2.verifyMicros / 1000)} ms one at a time; ceiling = ${argon2.threads} threads (cores, within libuv's pool) / verify = ${perSec(argon2.ceiling)} sign-ins/s; ${argon2.threads} verifies at a time measured ${perSec(argon2.parallelRate)}/s`,
     '',
     "req/s move with whatever else the machine is doing (see the load average); server CPU µs per request is the steadier figure (it counts all of the gateway's threads, argon2's included). Cores busy are CPU seconds per second of the run: the gateway's, the database's (when it runs on this machine) and the whole machine's (gateway, database, load generator, RabbitMQ and anything else).",
