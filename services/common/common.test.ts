@@ -10,6 +10,27 @@ import { type Service, createService } from './http/service.js';
 import { idForIdempotencyKey, newId, requestHash } from './ids.js';
 import { decodeCursor, encodeCursor, toPage } from './pagination.js';
 
+/** Polls `probe` until it holds (what is due on the event loop runs in between); fails with `what` at the deadline. */
+async function until(what: string, probe: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** True when a new TCP connection to the port is refused (one that gets through is closed at once). */
+function connectionRefused(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+}
+
 describe('services/common (unit)', () => {
   describe('config', () => {
     it('applies defaults that work locally', () => {
@@ -81,6 +102,7 @@ describe('services/common (unit)', () => {
 describe('createService (integration over HTTP)', () => {
   let service: Service;
   let releaseSlow: () => void = () => {};
+  let slowStarted: () => void = () => {};
 
   before(async () => {
     // A hand-made router stands in for a generated one: this tests the runtime, not an API.
@@ -88,6 +110,7 @@ describe('createService (integration over HTTP)', () => {
     api.get('/slow', async (_req, res) => {
       await new Promise<void>((resolve) => {
         releaseSlow = resolve;
+        slowStarted();
       });
       res.json({ done: true });
     });
@@ -142,20 +165,12 @@ describe('createService (integration over HTTP)', () => {
   });
 
   it('shuts down gracefully: in-flight requests finish, new connections are refused', async () => {
+    const started = new Promise<void>((resolve) => (slowStarted = resolve));
     const inFlight = fetch(`${service.url}/slow`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await started; // the request is in its handler
     const stopped = service.stop();
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const { port } = new URL(service.url);
-    const refused = await new Promise<boolean>((resolve) => {
-      const socket = connect(Number(port), '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(false);
-      });
-      socket.once('error', () => resolve(true));
-    });
-    expect(refused, 'a new connection during shutdown is refused').to.equal(true);
+    const port = Number(new URL(service.url).port);
+    await until('a new connection during shutdown to be refused', () => connectionRefused(port));
     releaseSlow();
     const res = await inFlight;
     expect(res.status).to.equal(200);
@@ -166,15 +181,28 @@ describe('createService (integration over HTTP)', () => {
 
 describe('createService shutdown with a client that hung up', () => {
   it('waits for the delegate call of a request whose client left before closing the database', async () => {
-    const inFlight = new InFlight();
+    /** Delegate calls, telling when shutdown starts waiting for them and how that wait ended. */
+    class WatchedInFlight extends InFlight {
+      waiting = false;
+      drained: boolean | undefined;
+      override async drain(timeoutMs: number): Promise<boolean> {
+        this.waiting = true;
+        this.drained = await super.drain(timeoutMs);
+        return this.drained;
+      }
+    }
+    const inFlight = new WatchedInFlight();
     const order: string[] = [];
     let release: () => void = () => {};
+    let entered: () => void = () => {};
+    const inDelegate = new Promise<void>((resolve) => (entered = resolve));
     const api = express.Router();
     api.get('/work', async (_req, res) => {
       // What the generated router does for every operation.
       await inFlight.track(
         new Promise<void>((resolve) => {
           release = resolve;
+          entered();
         }).then(() => order.push('delegate finished')),
       );
       res.json({});
@@ -191,14 +219,18 @@ describe('createService shutdown with a client that hung up', () => {
     await service.start();
     const client = new AbortController();
     const request = fetch(`${service.url}/work`, { signal: client.signal }).catch(() => 'aborted');
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await inDelegate;
     client.abort();
     expect(await request).to.equal('aborted');
     const stopped = service.stop();
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Not a pause to see that nothing happens: shutdown has got as far as waiting for the delegate
+    // call (or, were it not waiting, has closed the database already).
+    await until('shutdown to wait for the delegate call', () => inFlight.waiting || order.length > 0);
     expect(order, 'nothing closed while the delegate runs').to.deep.equal([]);
+    expect(inFlight.size, 'the delegate call still running').to.equal(1);
     release();
     await stopped;
     expect(order).to.deep.equal(['delegate finished', 'database closed']);
+    expect(inFlight.drained, 'shutdown saw the delegate call finish (it did not give up on it)').to.equal(true);
   });
 });
