@@ -16,6 +16,7 @@ import { createPaymentGatewayClient } from '../generated/payment-gateway/client.
 import { MONGO_URL, type TestService, startTestService } from '../tools/testing/service-harness.js';
 import { type TokenIssuer, createTokenIssuer } from '../tools/testing/tokens.js';
 import { Inbox } from './common/events/inbox.js';
+import { newId } from './common/ids.js';
 import { commandWatchers, connectMongo } from './common/mongo.js';
 import { contractService } from './contract/main.js';
 import { paymentGatewayService } from './payment-gateway/main.js';
@@ -145,7 +146,7 @@ describe('Data access on hot paths: a filter of _id alone (integration)', functi
     const created = await operator.POST('/contracts', {
       params: { header: { 'Idempotency-Key': randomUUID() } },
       body: {
-        customer: { id: 'cust-guard', name: 'Guard Ltd' },
+        customer: { id: 'cust-guard', name: 'Guard Ltd', userId: newId('usr') },
         validFrom: '2026-01-01',
         validTo: '2026-12-31',
         currency: 'EUR',

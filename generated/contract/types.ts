@@ -10,7 +10,7 @@ export interface paths {
         };
         /**
          * List contracts
-         * @description Newest first, cursor-paginated. Operators may list any customer's contracts (or all); a customer lists its own, and asking for another customer's answers 403.
+         * @description Newest first, cursor-paginated. Operators may list any customer's contracts (or all); a customer account lists the contracts that name it (`customer.userId`), and `customerId` narrows those further.
          */
         get: operations["listContracts"];
         put?: never;
@@ -197,11 +197,18 @@ export interface components {
         /** @description An amount in the currency's minor units (cents for EUR). */
         MinorUnits: number;
         Reason: string;
+        /** @description The corporate customer: its own reference, its name, and the payment-gateway account (a user signed up with role `customer`) that acts for it — the one account, besides operators, that sees the contract. */
         Customer: {
             id: components["schemas"]["CustomerId"];
             /** @example ACME Works Council */
             name: string;
+            userId: components["schemas"]["UserId"];
         };
+        /**
+         * @description A payment-gateway account id (the `id` sign-up answers; the `sub` of its tokens).
+         * @example usr_3j7k9m2p4q6r8s0t1v3w5x7y9z
+         */
+        UserId: string;
         /** @description A SEPA direct-debit mandate signed by the customer. */
         MandateInput: {
             /**

@@ -48,6 +48,8 @@ export interface components {
             customer: {
                 id: string;
                 name: string;
+                /** @description The payment-gateway account acting for the customer (billing lets it see its own contract's operations and invoices). */
+                userId: string;
             };
             /** @enum {string} */
             status: "active" | "suspended" | "cancelled";

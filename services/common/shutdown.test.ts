@@ -13,6 +13,7 @@ import { dropDatabase, startTestService, testDatabaseName } from '../../tools/te
 import { type TokenIssuer, createTokenIssuer } from '../../tools/testing/tokens.js';
 import { contractService } from '../contract/main.js';
 import { createService } from './http/service.js';
+import { newId } from './ids.js';
 
 /** A port nothing listens on (taken, then released). */
 async function deadPort(): Promise<number> {
@@ -41,7 +42,7 @@ describe('Bounded shutdown (integration)', () => {
       const created = await operator.POST('/contracts', {
         params: { header: { 'Idempotency-Key': randomUUID() } },
         body: {
-          customer: { id: 'cust-shutdown', name: 'Shutdown Ltd' },
+          customer: { id: 'cust-shutdown', name: 'Shutdown Ltd', userId: newId('usr') },
           validFrom: '2026-01-01',
           validTo: '2026-12-31',
           currency: 'EUR',

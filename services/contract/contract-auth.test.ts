@@ -4,6 +4,7 @@
 // issuer is refused outright.
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
+import { newId } from '../common/ids.js';
 import { createContractClient } from '../../generated/contract/client.js';
 import contractSpec from '../../generated/contract/spec.json' with { type: 'json' };
 import { createPaymentGatewayClient } from '../../generated/payment-gateway/client.js';
@@ -55,32 +56,39 @@ describe('Contract API with tokens from the payment gateway (integration)', func
     return data!.accessToken;
   }
 
-  it('lets an operator signed in on the gateway create a contract, and a customer only read', async () => {
-    const operator = contractClient(await signIn(OPERATOR.email, OPERATOR.password));
-    const created = await operator.POST('/contracts', {
-      params: { header: { 'Idempotency-Key': randomUUID() } },
-      body: {
-        customer: { id: 'cust-trust', name: 'Trust Ltd' },
-        validFrom: '2026-01-01',
-        validTo: '2026-12-31',
-        currency: 'EUR',
-        creditLimit: 1_000,
-        mandate: { reference: 'TRUST-1', iban: 'DE89 3704 0044 0532 0130 00', signedOn: '2025-12-01' },
-      },
-    });
-    expect(created.response.status).to.equal(201);
-
+  it("lets an operator signed in on the gateway create a contract for a customer's gateway account, which then sees it and only reads", async () => {
+    // The corporate customer's account signs up on the gateway; the contract names it.
     const email = `cust-${randomUUID().slice(0, 8)}@example.com`;
     const signUp = await gatewayClient().POST('/auth/sign-up', {
       body: { email, password: 'a customer password', firstName: 'Cy', lastName: 'Customer', phone: `+4477009${String(Date.now()).slice(-5)}`, role: 'customer' },
     });
     expect(signUp.response.status).to.equal(201);
+    const operator = contractClient(await signIn(OPERATOR.email, OPERATOR.password));
+    const contractFor = (userId: string) =>
+      operator.POST('/contracts', {
+        params: { header: { 'Idempotency-Key': randomUUID() } },
+        body: {
+          customer: { id: 'cust-trust', name: 'Trust Ltd', userId },
+          validFrom: '2026-01-01',
+          validTo: '2026-12-31',
+          currency: 'EUR',
+          creditLimit: 1_000,
+          mandate: { reference: 'TRUST-1', iban: 'DE89 3704 0044 0532 0130 00', signedOn: '2025-12-01' },
+        },
+      });
+    const created = await contractFor(signUp.data!.id);
+    expect(created.response.status).to.equal(201);
+    const someoneElses = await contractFor(newId('usr'));
+    expect(someoneElses.response.status).to.equal(201);
+
     const customer = contractClient(await signIn(email, 'a customer password'));
     const write = await customer.POST('/contracts/{contractId}/cancel', { params: { path: { contractId: created.data!.id } }, body: { reason: 'x' } });
     expect(write.response.status).to.equal(403);
     const read = await customer.GET('/contracts', {});
     expect(read.response.status).to.equal(200);
-    expect(read.data!.data, "a customer user sees no other customer's contracts").to.deep.equal([]);
+    expect(read.data!.data.map((c) => c.id), 'the contract naming this account, and no other').to.deep.equal([created.data!.id]);
+    expect((await customer.GET('/contracts/{contractId}', { params: { path: { contractId: created.data!.id } } })).response.status).to.equal(200);
+    expect((await customer.GET('/contracts/{contractId}', { params: { path: { contractId: someoneElses.data!.id } } })).response.status).to.equal(404);
   });
 
   it('refuses a well-formed token signed by anyone but the gateway', async () => {

@@ -32,8 +32,8 @@ export interface ContractDelegateDeps {
 const MAX_ATTEMPTS = 5;
 
 const isOperator = (ctx: AuthenticatedContext) => ctx.principal.roles.includes('operator');
-/** Customers see only their own contracts: a customer token's subject is its customer id. */
-const canSee = (ctx: AuthenticatedContext, contract: StoredContract) => isOperator(ctx) || contract.customer.id === ctx.principal.subject;
+/** A customer account sees the contracts that name it (`customer.userId`); operators see all. */
+const canSee = (ctx: AuthenticatedContext, contract: StoredContract) => isOperator(ctx) || contract.customer.userId === ctx.principal.subject;
 const notFound = (id: string) => ({ status: 404 as const, body: problem(404, 'contract-not-found', `No contract ${id}.`) });
 
 function storedMandate(input: Schemas['MandateInput']) {
@@ -171,17 +171,14 @@ export function createContractDelegate({ repository, commands, onChange = () => 
     },
 
     async listContracts({ query }, ctx) {
-      let customerId = query.customerId;
-      if (!isOperator(ctx)) {
-        if (customerId !== undefined && customerId !== ctx.principal.subject) {
-          return { status: 403, body: problem(403, 'forbidden', "A customer may list only its own contracts.") };
-        }
-        customerId = ctx.principal.subject;
-      }
+      const customerId = query.customerId;
+      // A customer account lists what names it, and nothing else.
+      const userId = isOperator(ctx) ? undefined : ctx.principal.subject;
       const limit = query.limit ?? 20;
       const after = decodeCursor<{ createdAt: string; id: string }>(query.cursor, { createdAt: 'string', id: 'string' });
       const rows = await repository.list({
         ...(customerId !== undefined ? { customerId } : {}),
+        ...(userId !== undefined ? { userId } : {}),
         ...(query.status !== undefined ? { status: query.status } : {}),
         ...(after ? { after } : {}),
         limit,

@@ -35,6 +35,7 @@ export const contractIndexes: IndexPlan = {
   // Lists filter the head copies (on FerretDB they scan: docs/benchmarks.md); reads are by `_id`.
   contracts: [
     { key: { 'entry.contract.customer.id': 1, 'entry.contract.createdAt': -1, _id: -1 }, name: 'by_customer_newest' },
+    { key: { 'entry.contract.customer.userId': 1, 'entry.contract.createdAt': -1, _id: -1 }, name: 'by_customer_account_newest' },
     { key: { 'entry.contract.createdAt': -1, _id: -1 }, name: 'newest' },
   ],
 };
@@ -43,6 +44,8 @@ export type AppendResult = { appended: true } | { appended: false; existing: Con
 
 export interface ListQuery {
   customerId?: string;
+  /** The customer account (`customer.userId`) the contracts name. */
+  userId?: string;
   status?: ContractStatus;
   after?: { createdAt: string; id: string };
   limit: number;
@@ -101,6 +104,7 @@ export class ContractRepository {
   async list(query: ListQuery): Promise<StoredContract[]> {
     const filter: Filter<HeadCopy<ContractChangeRecord>> = {};
     if (query.customerId !== undefined) filter['entry.contract.customer.id'] = query.customerId;
+    if (query.userId !== undefined) filter['entry.contract.customer.userId'] = query.userId;
     if (query.status !== undefined) filter['entry.contract.status'] = query.status;
     if (query.after) {
       filter.$or = [

@@ -12,14 +12,19 @@ import { type EventProbe, startEventProbe } from '../../tools/testing/event-prob
 import { type TestService, startTestService, withMongo } from '../../tools/testing/service-harness.js';
 import { type TokenIssuer, createTokenIssuer, forgedToken, unsignedToken } from '../../tools/testing/tokens.js';
 import { logKey } from '../common/data/sequenced-log.js';
+import { newId } from '../common/ids.js';
 import { contractService } from './main.js';
 
 const VALID_IBAN = 'FR76 3000 6000 0112 3456 7890 189';
 const OTHER_IBAN = 'DE89 3704 0044 0532 0130 00';
 
+/** The gateway account acting for each corporate customer in these tests (what sign-up would answer). */
+const accounts = new Map<string, string>();
+const accountOf = (customerId: string) => accounts.get(customerId) ?? (accounts.set(customerId, newId('usr')), accounts.get(customerId)!);
+
 function contractRequest(customerId = 'cust-acme-001', overrides: Partial<Schemas['ContractCreateRequest']> = {}): Schemas['ContractCreateRequest'] {
   return {
-    customer: { id: customerId, name: 'ACME Works Council' },
+    customer: { id: customerId, name: 'ACME Works Council', userId: accountOf(customerId) },
     validFrom: '2026-01-01',
     validTo: '2026-12-31',
     currency: 'EUR',
@@ -45,7 +50,7 @@ describe('Contract API (integration)', function () {
     operatorToken = await issuer.sign('op-alice', { roles: ['operator'] });
     operator = clientFor(operatorToken);
     otherOperator = clientFor(await issuer.sign('op-bob', { roles: ['operator'] }));
-    customer = clientFor(await issuer.sign('cust-acme-001', { roles: ['customer'] }));
+    customer = clientFor(await issuer.sign(accountOf('cust-acme-001'), { roles: ['customer'] }));
   });
 
   after(async () => {
@@ -282,7 +287,7 @@ describe('Contract API (integration)', function () {
   });
 
   describe('who may do what', () => {
-    it('lets a customer read its own contracts and their history, and nobody else\'s', async () => {
+    it('lets a customer account read the contracts that name it and their history, and nobody else\'s', async () => {
       const own = await create(contractRequest('cust-acme-001'));
       const foreign = await create(contractRequest('cust-globex'));
       expect((await customer.GET('/contracts/{contractId}', { params: { path: { contractId: own.id } } })).response.status).to.equal(200);
@@ -291,10 +296,12 @@ describe('Contract API (integration)', function () {
       expect((await customer.GET('/contracts/{contractId}/history', { params: { path: { contractId: foreign.id } } })).response.status).to.equal(404);
 
       const mine = await customer.GET('/contracts', {});
-      expect(mine.data!.data.every((c) => c.customer.id === 'cust-acme-001')).to.equal(true);
+      expect(mine.data!.data.every((c) => c.customer.userId === accountOf('cust-acme-001'))).to.equal(true);
       expect(mine.data!.data.map((c) => c.id)).to.include(own.id);
+      // Asking for another customer's contracts finds none of them: a customer account sees only what names it.
       const theirs = await customer.GET('/contracts', { params: { query: { customerId: 'cust-globex' } } });
-      expect(theirs.response.status).to.equal(403);
+      expect(theirs.response.status).to.equal(200);
+      expect(theirs.data!.data).to.deep.equal([]);
     });
 
     it('refuses writes from a customer with 403', async () => {

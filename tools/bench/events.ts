@@ -33,7 +33,7 @@ function payload(i: number): EventPayloads['contract.subscribed'] {
     actor: 'bench',
     contract: {
       id,
-      customer: { id: `cust-${i % 50}`, name: 'ACME' },
+      customer: { id: `cust-${i % 50}`, name: 'ACME', userId: 'usr_00000000000000000000000000' },
       status: 'active',
       validFrom: '2026-01-01',
       validTo: '2026-12-31',

@@ -67,7 +67,7 @@ describe('parked events tool (integration)', function () {
     const at = new Date().toISOString();
     const contract = {
       id: 'ctr_0123456789abcdefghjkmnpqrs',
-      customer: { id: 'cust-1', name: 'ACME' },
+      customer: { id: 'cust-1', name: 'ACME', userId: 'usr_00000000000000000000000001' },
       status: 'cancelled' as const,
       validFrom: '2026-01-01',
       validTo: '2026-12-31',

@@ -15,7 +15,7 @@ type ContractChanged = EventPayloads['contract.subscribed'];
 export function storedContract(contractId = newId('ctr'), version = 1, at = new Date().toISOString()): StoredContract {
   return {
     id: contractId,
-    customer: { id: 'cust-bus-test', name: 'Bus Test Works Council' },
+    customer: { id: 'cust-bus-test', name: 'Bus Test Works Council', userId: 'usr_0000000000000000000000bus0' },
     status: 'active',
     validFrom: '2026-01-01',
     validTo: '2026-12-31',
