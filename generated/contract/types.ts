@@ -189,13 +189,6 @@ export interface components {
         CustomerId: string;
         /** @enum {string} */
         ContractStatus: "active" | "suspended" | "cancelled";
-        /**
-         * @description ISO 4217 alphabetic code.
-         * @example EUR
-         */
-        Currency: string;
-        /** @description An amount in the currency's minor units (cents for EUR). */
-        MinorUnits: number;
         Reason: string;
         /** @description The corporate customer: its own reference, its name, and the payment-gateway account (a user signed up with role `customer`) that acts for it — the one account, besides operators, that sees the contract. */
         Customer: {
@@ -316,6 +309,16 @@ export interface components {
             hasMore: boolean;
             nextCursor?: string;
         };
+        /**
+         * @description ISO 4217 alphabetic currency code.
+         * @example EUR
+         */
+        Currency: string;
+        /**
+         * @description An amount or a balance in the currency's minor units (cents for EUR); zero allowed.
+         * @example 500000
+         */
+        MinorUnits: number;
         ProblemError: {
             /**
              * @description JSON pointer into the request seen as `{ body, query, path, headers }`, e.g. `/body/creditLimit`.

@@ -158,7 +158,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Add money to the wallet (simulated funding) */
+        /**
+         * Add money to the wallet (simulated funding)
+         * @description Idempotent by `Idempotency-Key`. The first top-up fixes the wallet's currency; a later one in another currency is refused with 422 `currency-mismatch`. 403 `no-wallet` for an account that holds no wallet (operators; a token whose account does not exist).
+         */
         post: operations["topUp"];
         delete?: never;
         options?: never;
@@ -177,7 +180,7 @@ export interface paths {
         put?: never;
         /**
          * Pay another user by e-mail
-         * @description Idempotent by `Idempotency-Key`: a retry answers what the first request answered. Refused with 422 and a `code`: `insufficient-funds`, `self-transfer`, `unknown-recipient`, `currency-mismatch`. 409 `idempotency-key-reused` when the key came with another body; 409 `transfer-interrupted` when the first attempt was cut off before any money moved and was cancelled (send it again with a new key).
+         * @description Idempotent by `Idempotency-Key`: a retry answers what the first request answered. Refused with 422 and a `code`: `insufficient-funds`, `self-transfer`, `unknown-recipient`, `currency-mismatch` (the sender's wallet, or the recipient's, holds another currency; a recipient's empty wallet takes the transfer's currency). 409 `idempotency-key-reused` when the key came with another body; 409 `transfer-interrupted` when the first attempt was cut off before any money moved and was cancelled (send it again with a new key).
          */
         post: operations["transfer"];
         delete?: never;
@@ -285,21 +288,16 @@ export interface components {
                 use?: string;
             }[];
         };
-        /**
-         * @description ISO 4217; a wallet holds one currency.
-         * @example EUR
-         */
-        Currency: string;
-        /** @description Minor units (cents for EUR). */
-        Amount: number;
+        /** @description A wallet holds one currency, fixed by its first top-up or by the first transfer addressed to it; until then it has no `currency` and a balance of 0. */
         Wallet: {
-            currency: components["schemas"]["Currency"];
-            balance: number;
+            currency?: components["schemas"]["Currency"];
+            balance: components["schemas"]["MinorUnits"];
             /** Format: date-time */
             updatedAt?: string;
         };
         TopUpRequest: {
-            amount: components["schemas"]["Amount"];
+            /** @description At most 1,000,000.00 in one top-up. */
+            amount: components["schemas"]["Amount"] & unknown;
             currency: components["schemas"]["Currency"];
         };
         TransferRequest: {
@@ -317,9 +315,9 @@ export interface components {
         Transaction: {
             id: string;
             type: components["schemas"]["TransactionType"];
-            amount: number;
+            amount: components["schemas"]["Amount"];
             currency: components["schemas"]["Currency"];
-            balanceAfter: number;
+            balanceAfter: components["schemas"]["MinorUnits"];
             counterparty?: components["schemas"]["Counterparty"];
             transferId?: string;
             note?: string;
@@ -360,6 +358,21 @@ export interface components {
             /** @description For validation failures, one entry per invalid part of the request. */
             errors?: components["schemas"]["ProblemError"][];
         };
+        /**
+         * @description ISO 4217 alphabetic currency code.
+         * @example EUR
+         */
+        Currency: string;
+        /**
+         * @description An amount or a balance in the currency's minor units (cents for EUR); zero allowed.
+         * @example 500000
+         */
+        MinorUnits: number;
+        /**
+         * @description An amount moved (paid, charged, topped up, transferred) in the currency's minor units; at least 1.
+         * @example 1250
+         */
+        Amount: number;
     };
     responses: {
         /** @description A new access token and refresh token. */

@@ -4,6 +4,7 @@ import type { ContractsDelegate, Schemas } from '../../generated/contract/delega
 import type { AuthenticatedContext } from '../common/http/context.js';
 import { problem } from '../common/http/problem.js';
 import type { IdempotentCommands } from '../common/data/idempotency.js';
+import { isKnownCurrency } from '../common/money.js';
 import { decodeCursor, toPage } from '../common/pagination.js';
 import {
   type ContractChangeType,
@@ -11,7 +12,6 @@ import {
   type StoredContract,
   allowedFrom,
   ibanProblem,
-  isKnownCurrency,
   maskIban,
   normalizeIban,
   toApiContract,

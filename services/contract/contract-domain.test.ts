@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { ibanProblem, isKnownCurrency, maskIban, transition } from './contract-domain.js';
+import { isKnownCurrency } from '../common/money.js';
+import { ibanProblem, maskIban, transition } from './contract-domain.js';
 
 describe('contract domain (unit)', () => {
   it('accepts valid SEPA IBANs, with or without spaces and in any case', () => {

@@ -60,12 +60,6 @@ export function maskIban(iban: string): string {
   return masked.replace(/(.{4})/g, '$1 ').trim();
 }
 
-const CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
-
-export function isKnownCurrency(code: string): boolean {
-  return CURRENCIES.has(code);
-}
-
 /** The API view of a stored contract: the full IBAN is dropped. */
 export function toApiContract(stored: StoredContract): Schemas['Contract'] {
   const { iban: _iban, ...mandate } = stored.mandate;

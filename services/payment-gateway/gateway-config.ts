@@ -31,7 +31,6 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv) {
       SIGN_UP_WINDOW_S: num({ default: 3600, desc: 'Window in which sign-ups are counted' }),
       ARGON2_MEMORY_KIB: num({ default: 19_456, desc: 'argon2id memory cost (OWASP minimum: 19 MiB)' }),
       ARGON2_TIME_COST: num({ default: 2 }),
-      WALLET_CURRENCY: str({ default: 'EUR', desc: 'The one currency wallets hold' }),
     },
     env,
   );

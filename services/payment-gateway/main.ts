@@ -23,7 +23,7 @@ export const paymentGatewayService: ServiceDefinition = {
     // Registrations, top-ups and transfers owe events: the repositories write outbox markers and
     // build the events from what they stored.
     const users = new IdentityRepository(db, outbox);
-    const wallets = new WalletRepository(db, settings.WALLET_CURRENCY, outbox);
+    const wallets = new WalletRepository(db, outbox);
     outbox.register(users.outboxSources()).register(wallets.outboxSources());
     await ensureFirstOperator(users, settings, log);
     // A transfer left pending (a crash, a request that died midway) is completed when its debit

@@ -16,7 +16,7 @@ import { type TokenIssuer, createTokenIssuer, forgedToken, signWith } from '../.
 import type { Role } from '../common/http/context.js';
 import type { CloudEvent } from '../common/events/cloud-event.js';
 import { type EventProbe, startEventProbe } from '../../tools/testing/event-probe.js';
-import { idForIdempotencyKey, requestHash } from '../common/ids.js';
+import { idForIdempotencyKey, newId, requestHash } from '../common/ids.js';
 import { pino } from 'pino';
 import { commandIdFor } from '../common/data/idempotency.js';
 import { Reconciler } from '../common/data/reconciler.js';
@@ -59,7 +59,6 @@ describe('Wallet API (integration)', function () {
       SIGNING_KEY: JSON.stringify({ ...(await exportJWK(privateKey)), kid: KID, alg: 'ES256' }),
       ARGON2_MEMORY_KIB: '4096',
       ARGON2_TIME_COST: '1',
-      WALLET_CURRENCY: CURRENCY,
       // Operators have no wallet: paying one is paying nobody.
       OPERATOR_EMAIL: OPERATOR_EMAIL,
       OPERATOR_PASSWORD: 'operator password for tests',
@@ -112,7 +111,9 @@ describe('Wallet API (integration)', function () {
   async function balanceOf(user: TestUser): Promise<number> {
     const { data, response } = await as(user).GET('/wallet', {});
     expect(response.status).to.equal(200);
-    expect(data!.currency).to.equal(CURRENCY);
+    // No currency until the wallet's first top-up (or first transfer to it); then the one it holds.
+    if (data!.currency !== undefined) expect(data!.currency).to.equal(CURRENCY);
+    else expect(data!.balance).to.equal(0);
     return data!.balance;
   }
 
@@ -180,12 +181,54 @@ describe('Wallet API (integration)', function () {
       expect(await balanceOf(bob)).to.equal(300);
     });
 
-    it('refuses a top-up in another currency than the wallet\'s with 422 currency-mismatch', async () => {
+    it('takes its currency from the first top-up and refuses one in another currency with 422 currency-mismatch; an unknown code is 422 unknown-currency', async () => {
       const ada = await signUp();
-      const { response, error } = await as(ada).POST('/wallet/top-ups', { params: { header: { 'Idempotency-Key': randomUUID() } }, body: { amount: 100, currency: 'USD' } });
-      expect(response.status).to.equal(422);
-      expect(error!.code).to.equal('currency-mismatch');
-      expect(await balanceOf(ada)).to.equal(0);
+      const before = await as(ada).GET('/wallet', {});
+      expect(before.data).to.deep.equal({ balance: 0 });
+      const topUp = (currency: string) => as(ada).POST('/wallet/top-ups', { params: { header: { 'Idempotency-Key': randomUUID() } }, body: { amount: 100, currency } });
+      const unknown = await topUp('XYZ');
+      expect(unknown.response.status).to.equal(422);
+      expect(unknown.error!.code).to.equal('unknown-currency');
+      expect((await topUp('USD')).response.status).to.equal(201);
+      expect((await as(ada).GET('/wallet', {})).data).to.include({ currency: 'USD', balance: 100 });
+      const other = await topUp('EUR');
+      expect(other.response.status).to.equal(422);
+      expect(other.error!.code).to.equal('currency-mismatch');
+      expect(other.error!.detail).to.equal('This wallet holds USD, not EUR.');
+      expect((await as(ada).GET('/wallet', {})).data).to.include({ currency: 'USD', balance: 100 });
+    });
+
+    it('refuses a transfer between wallets of two currencies, before any money moves; an empty wallet takes the transfer\'s currency', async () => {
+      const ada = await signUp();
+      const bob = await signUp();
+      const carol = await signUp();
+      await fund(ada, 500);
+      const usd = await as(bob).POST('/wallet/top-ups', { params: { header: { 'Idempotency-Key': randomUUID() } }, body: { amount: 100, currency: 'USD' } });
+      expect(usd.response.status).to.equal(201);
+      const toUsd = await transfer(ada, bob.email, 50);
+      expect(toUsd.response.status).to.equal(422);
+      expect(toUsd.error!.code).to.equal('currency-mismatch');
+      const wrongSide = await transfer(ada, carol.email, 50, randomUUID(), { currency: 'USD' });
+      expect(wrongSide.error!.code).to.equal('currency-mismatch');
+      expect(await balanceOf(ada)).to.equal(500);
+      // Carol never topped up: her wallet takes EUR with the money.
+      expect((await transfer(ada, carol.email, 50)).response.status).to.equal(201);
+      expect((await as(carol).GET('/wallet', {})).data).to.include({ currency: CURRENCY, balance: 50 });
+    });
+
+    it('refuses every wallet operation to a valid token whose account does not exist, with 403 no-wallet', async () => {
+      const ghost = clientFor(await tokenFor(newId('usr'), ['customer']));
+      const calls = [
+        () => ghost.GET('/wallet', {}),
+        () => ghost.POST('/wallet/top-ups', { params: { header: { 'Idempotency-Key': randomUUID() } }, body: { amount: 1, currency: CURRENCY } }),
+        () => ghost.POST('/wallet/transfers', { params: { header: { 'Idempotency-Key': randomUUID() } }, body: { toEmail: 'nobody@example.com', amount: 1, currency: CURRENCY } }),
+        () => ghost.GET('/wallet/transactions', {}),
+      ];
+      for (const call of calls) {
+        const { response, error } = await call();
+        expect(response.status).to.equal(403);
+        expect(error!.code).to.equal('no-wallet');
+      }
     });
   });
 
@@ -432,8 +475,10 @@ describe('Wallet API (integration)', function () {
       await fund(sender, 50);
       await withMongo(async (client) => {
         const db = client.db(svc.dbName);
-        const instances = Array.from({ length: 4 }, () => new WalletRepository(db, CURRENCY));
+        const instances = Array.from({ length: 4 }, () => new WalletRepository(db));
         const now = () => new Date().toISOString();
+        // As the transfer operation does before any money moves: the recipient's wallet takes the currency.
+        await instances[0]!.open(recipient.id, CURRENCY, now());
         const outcomes = await Promise.all(
           Array.from({ length: 100 }, async (_, i) => {
             const wallets = instances[i % 4]!;
@@ -626,7 +671,7 @@ describe('Wallet API (integration)', function () {
       const ours = new Set([afterDebit, beforeDebit]);
       const settleWith = (now: Date) =>
         withMongo(async (client) => {
-          const wallets = new WalletRepository(client.db(svc.dbName), CURRENCY);
+          const wallets = new WalletRepository(client.db(svc.dbName));
           const settled: string[] = [];
           const reconciler = new Reconciler(client.db(svc.dbName), {
             name: 'wallet-transfers',

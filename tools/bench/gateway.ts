@@ -64,7 +64,7 @@ const FAILED_SIGN_IN_ROUNDS = 10;
 /** The production defaults of gateway-config.ts (not whatever this shell's environment says). */
 const DEFAULT_SETTINGS = loadGatewayConfig({});
 const ARGON2 = { ARGON2_MEMORY_KIB: DEFAULT_SETTINGS.ARGON2_MEMORY_KIB, ARGON2_TIME_COST: DEFAULT_SETTINGS.ARGON2_TIME_COST };
-const CURRENCY = DEFAULT_SETTINGS.WALLET_CURRENCY;
+const CURRENCY = 'EUR'; // a wallet's currency is fixed by its first top-up
 const argon2Description = `argon2id, memory ${ARGON2.ARGON2_MEMORY_KIB.toLocaleString('en-US')} KiB, time cost ${ARGON2.ARGON2_TIME_COST}, parallelism 1`;
 
 interface BenchUser {

@@ -7,6 +7,7 @@ import type { AuthenticatedContext } from '../../common/http/context.js';
 import { problem } from '../../common/http/problem.js';
 import type { IdempotentCommands } from '../../common/data/idempotency.js';
 import { requestHash } from '../../common/ids.js';
+import { isKnownCurrency } from '../../common/money.js';
 import { decodeCursor, encodeCursor } from '../../common/pagination.js';
 import { type LedgerEntry, type Party, type TransferRecord, type WalletRepository, legKey } from './wallet-repository.js';
 
@@ -34,7 +35,7 @@ export interface WalletDelegateDeps {
 /** Roles that hold a wallet (operators do not). */
 const WALLET_ROLES = new Set(['customer', 'merchant']);
 
-const refused = (code: 'insufficient-funds' | 'self-transfer' | 'unknown-recipient' | 'currency-mismatch', detail: string, pointer?: string) => ({
+const refused = (code: 'insufficient-funds' | 'self-transfer' | 'unknown-recipient' | 'currency-mismatch' | 'unknown-currency', detail: string, pointer?: string) => ({
   status: 422 as const,
   body: problem(422, code, detail, pointer ? { errors: [{ pointer, message: detail }] } : {}),
 });
@@ -65,8 +66,8 @@ const normalizeTime = (value: string | undefined) => (value === undefined ? unde
 
 export function createWalletDelegate({ wallets, commands, users, onChange, now = () => new Date() }: WalletDelegateDeps): WalletDelegate {
   const at = () => now().toISOString();
-  const currencyMismatch = (currency: string) =>
-    refused('currency-mismatch', `This wallet holds ${wallets.currency}, not ${currency}.`, '/body/currency');
+  const currencyMismatch = (held: string, currency: string) => refused('currency-mismatch', `This wallet holds ${held}, not ${currency}.`, '/body/currency');
+  const unknownCurrency = (currency: string) => refused('unknown-currency', `${currency} is not an ISO 4217 currency.`, '/body/currency');
 
   /** Settlements under way in this process: concurrent retries of one transfer share one (the ledger guards across processes). */
   const settling = new Map<string, ReturnType<typeof drive>>();
@@ -116,19 +117,23 @@ export function createWalletDelegate({ wallets, commands, users, onChange, now =
     async getWallet(_request, ctx) {
       const refusedAccount = await noWallet(ctx);
       if (refusedAccount) return refusedAccount;
-      const { balance, updatedAt } = await wallets.balance(ctx.principal.subject);
-      return { status: 200, body: { currency: wallets.currency, balance, ...(updatedAt !== undefined ? { updatedAt } : {}) } };
+      const [account, { balance, updatedAt }] = await Promise.all([wallets.account(ctx.principal.subject), wallets.balance(ctx.principal.subject)]);
+      return { status: 200, body: { ...(account ? { currency: account.currency } : {}), balance, ...(updatedAt !== undefined ? { updatedAt } : {}) } };
     },
 
     async topUp({ headers, body }, ctx) {
       const refusedAccount = await noWallet(ctx);
       if (refusedAccount) return refusedAccount;
-      if (body.currency !== wallets.currency) return currencyMismatch(body.currency);
+      if (!isKnownCurrency(body.currency)) return unknownCurrency(body.currency);
       return commands.run('top', { operation: 'topUp', principal: ctx.principal.subject, key: headers['idempotency-key'], body }, async (topUpId) => {
+        // The first top-up fixes the wallet's currency.
+        const account = await wallets.open(ctx.principal.subject, body.currency, at());
+        if (account.currency !== body.currency) return currencyMismatch(account.currency, body.currency);
         const result = await wallets.topUp({
           topUpId,
           accountId: ctx.principal.subject,
           amount: body.amount,
+          currency: body.currency,
           requestHash: requestHash(body),
           at,
           requestId: ctx.requestId,
@@ -149,13 +154,20 @@ export function createWalletDelegate({ wallets, commands, users, onChange, now =
         const existing = await wallets.findTransfer(transferId);
         if (existing) return settle(existing, ctx);
 
-        if (body.currency !== wallets.currency) return currencyMismatch(body.currency);
-        const [sender, recipient] = await Promise.all([users.findById(subject), users.findByEmail(body.toEmail)]);
+        const [sender, recipient, account] = await Promise.all([users.findById(subject), users.findByEmail(body.toEmail), wallets.account(subject)]);
+        // A wallet never topped up holds nothing (and no currency yet).
+        if (!account) return insufficient();
+        if (account.currency !== body.currency) return currencyMismatch(account.currency, body.currency);
         if (recipient?.id === subject || (sender && sender.email.toLowerCase() === body.toEmail.toLowerCase())) {
           return refused('self-transfer', 'A wallet cannot pay itself.', '/body/toEmail');
         }
         if (!recipient || !WALLET_ROLES.has(recipient.role)) {
           return refused('unknown-recipient', `No wallet belongs to ${body.toEmail}.`, '/body/toEmail');
+        }
+        // The recipient's wallet takes the transfer's currency if it has none yet, before any money moves.
+        const recipientAccount = await wallets.open(recipient.id, body.currency, at());
+        if (recipientAccount.currency !== body.currency) {
+          return refused('currency-mismatch', `The wallet of ${body.toEmail} holds ${recipientAccount.currency}, not ${body.currency}.`, '/body/currency');
         }
         const from: Party = sender ? partyOf(sender) : { userId: subject, email: ctx.principal.email ?? '', name: '' };
         const begun = await wallets.beginTransfer({
@@ -163,7 +175,7 @@ export function createWalletDelegate({ wallets, commands, users, onChange, now =
           from,
           to: partyOf(recipient),
           amount: body.amount,
-          currency: wallets.currency,
+          currency: body.currency,
           ...(body.note !== undefined ? { note: body.note } : {}),
           requestHash: requestHash(body),
           createdAt: at(),

@@ -98,6 +98,7 @@ export const walletIndexes: IndexPlan = {
   wallet_ledger: [{ key: { owner: 1, seq: -1 }, name: 'by_account' }],
   wallet_transfers: [{ key: { 'from.userId': 1, createdAt: -1 }, name: 'by_sender' }],
   wallet_transfers_pending: [{ key: { at: 1 }, name: 'by_time' }],
+  // wallet_accounts, wallet_legs: read by `_id` only.
 };
 
 export const legKey = (sourceId: string, leg: 'debit' | 'credit') => `${sourceId}:${leg}`;
@@ -126,18 +127,26 @@ export interface LedgerPage {
 /** Entries read at most per page when a filter skips most of them (the rest comes on the next page). */
 const MAX_SCANNED_PER_PAGE = 1_000;
 
+/** A wallet's fixed facts: its currency, chosen once (the first top-up, or the first transfer to it). */
+export interface WalletAccount {
+  _id: string; // the user id
+  currency: string;
+  openedAt: string;
+}
+
 export class WalletRepository {
   readonly ledger: SequencedLog<LedgerEntry>;
+  private readonly accounts: Collection<WalletAccount>;
   private readonly legs: Collection<LegPointer>;
   private readonly transfers: Collection<TransferRecord>;
   readonly pendingTransfers: PendingSet;
 
   constructor(
     db: Db,
-    readonly currency: string,
     private readonly outbox?: Outbox,
   ) {
     this.ledger = new SequencedLog<LedgerEntry>(db, 'wallet_ledger');
+    this.accounts = db.collection('wallet_accounts');
     this.legs = db.collection('wallet_legs');
     this.transfers = db.collection('wallet_transfers');
     this.pendingTransfers = new PendingSet(db, 'wallet_transfers_pending');
@@ -173,6 +182,21 @@ export class WalletRepository {
         };
       },
     };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Accounts
+
+  async account(userId: string): Promise<WalletAccount | undefined> {
+    return (await this.accounts.findOne({ _id: userId })) ?? undefined;
+  }
+
+  /**
+   * The wallet's account, opened in `currency` if it has none yet. Concurrent openings in two
+   * currencies: one insert wins and both callers get its currency (the other is then refused).
+   */
+  async open(userId: string, currency: string, at: string): Promise<WalletAccount> {
+    return (await insertOrGet(this.accounts, { _id: userId, currency, openedAt: at })).doc;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -224,7 +248,7 @@ export class WalletRepository {
   // Top-ups
 
   /** Credits a top-up, once per id: a second call with the same id returns the entry already there. */
-  async topUp(input: { topUpId: string; accountId: string; amount: number; requestHash: string; at: () => string; requestId?: string; correlationId?: string }): Promise<TopUpResult> {
+  async topUp(input: { topUpId: string; accountId: string; amount: number; currency: string; requestHash: string; at: () => string; requestId?: string; correlationId?: string }): Promise<TopUpResult> {
     const legId = legKey(input.topUpId, 'credit');
     await this.outbox?.add('wallet.topped-up', legId);
     const result = await this.applyLeg(legId, input.accountId, (head) => ({
@@ -232,7 +256,7 @@ export class WalletRepository {
       type: 'top-up',
       transactionId: transactionIdOf(legId),
       amount: input.amount,
-      currency: this.currency,
+      currency: input.currency,
       balanceAfter: (head?.balanceAfter ?? 0) + input.amount,
       at: input.at(),
       requestHash: input.requestHash,

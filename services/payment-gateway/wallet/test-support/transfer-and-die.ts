@@ -20,14 +20,14 @@ if (killAt !== 'before-debit' && killAt !== 'after-debit') throw new Error(`KILL
 
 const database = await connectMongo(process.env.MONGO_URL!, process.env.WALLET_DB!);
 await ensureIndexes(database.db, walletIndexes);
-const wallets = new WalletRepository(database.db, process.env.WALLET_CURRENCY!);
+const wallets = new WalletRepository(database.db);
 const now = () => new Date().toISOString();
 const begun = await wallets.beginTransfer({
   _id: input.transferId,
   from: input.from,
   to: input.to,
   amount: input.amount,
-  currency: wallets.currency,
+  currency: process.env.WALLET_CURRENCY!,
   requestHash: input.requestHash,
   createdAt: now(),
 });
