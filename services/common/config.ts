@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { bool, cleanEnv, makeValidator, num, str, url } from 'envalid';
 import express from 'express';
 import type { JSONWebKeySet } from 'jose';
+import { DEFAULT_PREFETCH } from './events/event-bus.js';
 
 export class ConfigError extends Error {}
 
@@ -107,7 +108,7 @@ export function commonSpecs(service: string, defaultPort: number) {
     MONGO_DB: str({ default: `payspec_${service.replace(/-/g, '_')}`, desc: "This service's own database" }),
     AMQP_URL: url({ default: 'amqp://guest:guest@127.0.0.1:5672', desc: 'RabbitMQ connection string' }),
     AMQP_PREFIX: str({ default: 'payspec', desc: 'Prefix of the exchange and queue names (tests use their own)' }),
-    EVENT_PREFETCH: num({ default: 20, desc: 'Unacknowledged events a consumer holds at once' }),
+    EVENT_PREFETCH: num({ default: DEFAULT_PREFETCH, desc: 'Unacknowledged events a consumer holds at once (the inbox claims and records them together)' }),
     INBOX_RETENTION_DAYS: num({ default: 7, desc: 'How long handled event ids are remembered to skip redeliveries' }),
     EVENT_RETRY_DELAYS_MS: delays({ default: [1_000, 5_000, 30_000], desc: 'Delays before each redelivery of a failed event; then it is parked' }),
     AUTH_ISSUER: str({ default: 'payspec-identity' }),

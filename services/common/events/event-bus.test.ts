@@ -379,6 +379,7 @@ describe('EventBus on RabbitMQ and FerretDB (integration)', function () {
         BUS_SERVICE: 'consumer',
         BUS_DB: db.databaseName,
         HANDLER_DELAY_MS: '2',
+        PREFETCH: String(PREFETCH),
         // The inbox lease (= handler time-out): what the killed process had claimed runs again once it has passed.
         HANDLER_TIMEOUT_MS: String(LEASE_MS),
         LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',

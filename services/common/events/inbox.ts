@@ -15,7 +15,7 @@
 // the handler again after the lease: handlers make their own effects idempotent (keyed by event
 // id, or by the version they apply), and the inbox spares the common case.
 import type { Collection, Db } from 'mongodb';
-import { insertOnce } from '../data/insert-or-get.js';
+import { BatchedInsertOnce, insertOnce } from '../data/insert-or-get.js';
 import type { IndexPlan } from '../mongo.js';
 
 export const inboxIndexes: IndexPlan = {
@@ -47,6 +47,9 @@ export class Inbox {
   private readonly handled: Collection<InboxRecord>;
   private readonly claims: Collection<Claim>;
   private readonly takeovers: Collection<InboxRecord>;
+  /** The deliveries in hand claim, and then record, their events together (one insertMany each). */
+  private readonly claiming: BatchedInsertOnce<Claim>;
+  private readonly recording: BatchedInsertOnce<InboxRecord>;
   readonly leaseMs: number;
 
   constructor(
@@ -56,6 +59,8 @@ export class Inbox {
     this.handled = db.collection('inbox');
     this.claims = db.collection('inbox_claims');
     this.takeovers = db.collection('inbox_takeovers');
+    this.claiming = new BatchedInsertOnce(this.claims);
+    this.recording = new BatchedInsertOnce(this.handled);
     this.leaseMs = options.leaseMs ?? 30_000;
   }
 
@@ -63,7 +68,7 @@ export class Inbox {
   async begin(eventId: string, type: string): Promise<InboxDecision> {
     const now = this.now();
     const leaseUntil = new Date(now.getTime() + this.leaseMs);
-    if (await insertOnce(this.claims, { _id: eventId, type, at: now, leaseUntil, attempt: 1 })) return 'run';
+    if (await this.claiming.insertOnce({ _id: eventId, type, at: now, leaseUntil, attempt: 1 })) return 'run';
     if (await this.handled.findOne({ _id: eventId }, { projection: { _id: 1 } })) return 'duplicate';
     const claim = await this.claims.findOne({ _id: eventId });
     if (!claim) return (await insertOnce(this.claims, { _id: eventId, type, at: now, leaseUntil, attempt: 1 })) ? 'run' : 'busy';
@@ -81,7 +86,7 @@ export class Inbox {
 
   /** Call after the handler succeeded. */
   async complete(eventId: string, type: string): Promise<void> {
-    await insertOnce(this.handled, { _id: eventId, type, at: this.now() });
+    await this.recording.insertOnce({ _id: eventId, type, at: this.now() });
   }
 
   /**

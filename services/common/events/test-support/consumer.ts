@@ -6,7 +6,7 @@
 // lease as its lead sees the claims the killed one left as expired at once, as it would once the
 // lease had passed, without the test waiting it out. Its delivery outcomes (the bus's counters)
 // come with the final report.
-//   env: AMQP_URL, MONGO_URL, BUS_PREFIX, BUS_SERVICE, BUS_DB, HANDLER_DELAY_MS, HANDLER_TIMEOUT_MS,
+//   env: AMQP_URL, MONGO_URL, BUS_PREFIX, BUS_SERVICE, BUS_DB, PREFETCH, HANDLER_DELAY_MS, HANDLER_TIMEOUT_MS,
 //        INBOX_CLOCK_AHEAD_MS, LOG_LEVEL, RETRY_DELAYS_MS
 import { Registry } from 'prom-client';
 import { createLogger } from '../../logger.js';
@@ -39,6 +39,7 @@ const bus = new EventBus({
     { leaseMs: Number(process.env.HANDLER_TIMEOUT_MS ?? 30_000), now: () => new Date(Date.now() + clockAheadMs) },
   ),
   retryDelaysMs: (process.env.RETRY_DELAYS_MS ?? '100,200,400').split(',').map(Number),
+  prefetch: Number(process.env.PREFETCH ?? 20),
   metrics,
 });
 const effect = effectHandler(database.db, counters, { delayMs: Number(process.env.HANDLER_DELAY_MS ?? 0), log: true });
