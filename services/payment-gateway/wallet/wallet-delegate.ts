@@ -107,23 +107,24 @@ export function createWalletDelegate({ wallets, commands, users, onChange, now =
    * Only a registered customer or merchant holds a wallet: a valid token whose subject is no such
    * account (deleted, or never signed up) is refused like an operator's.
    */
-  async function noWallet(ctx: AuthenticatedContext) {
+  async function walletOwner(ctx: AuthenticatedContext): Promise<WalletUser | ReturnType<typeof noWallet>> {
     const owner = await users.findById(ctx.principal.subject);
-    if (owner && WALLET_ROLES.has(owner.role)) return undefined;
-    return { status: 403 as const, body: problem(403, 'no-wallet', 'This account holds no wallet: only signed-up customers and merchants do.') };
+    return owner && WALLET_ROLES.has(owner.role) ? owner : noWallet();
   }
+  const noWallet = () => ({ status: 403 as const, body: problem(403, 'no-wallet', 'This account holds no wallet: only signed-up customers and merchants do.') });
+  const isRefusal = (owner: WalletUser | ReturnType<typeof noWallet>): owner is ReturnType<typeof noWallet> => 'status' in owner;
 
   return {
     async getWallet(_request, ctx) {
-      const refusedAccount = await noWallet(ctx);
-      if (refusedAccount) return refusedAccount;
+      const owner = await walletOwner(ctx);
+      if (isRefusal(owner)) return owner;
       const [account, { balance, updatedAt }] = await Promise.all([wallets.account(ctx.principal.subject), wallets.balance(ctx.principal.subject)]);
       return { status: 200, body: { ...(account ? { currency: account.currency } : {}), balance, ...(updatedAt !== undefined ? { updatedAt } : {}) } };
     },
 
     async topUp({ headers, body }, ctx) {
-      const refusedAccount = await noWallet(ctx);
-      if (refusedAccount) return refusedAccount;
+      const owner = await walletOwner(ctx);
+      if (isRefusal(owner)) return owner;
       if (!isKnownCurrency(body.currency)) return unknownCurrency(body.currency);
       return commands.run('top', { operation: 'topUp', principal: ctx.principal.subject, key: headers['idempotency-key'], body }, async (topUpId) => {
         // The first top-up fixes the wallet's currency.
@@ -146,19 +147,20 @@ export function createWalletDelegate({ wallets, commands, users, onChange, now =
     },
 
     async transfer({ headers, body }, ctx) {
-      const refusedAccount = await noWallet(ctx);
-      if (refusedAccount) return refusedAccount;
+      const owner = await walletOwner(ctx);
+      if (isRefusal(owner)) return owner;
       const subject = ctx.principal.subject;
       return commands.run('trf', { operation: 'transfer', principal: subject, key: headers['idempotency-key'], body }, async (transferId) => {
         // Begun by a concurrent retry, or by a call that died midway: driven to its end from where it stands.
         const existing = await wallets.findTransfer(transferId);
         if (existing) return settle(existing, ctx);
 
-        const [sender, recipient, account] = await Promise.all([users.findById(subject), users.findByEmail(body.toEmail), wallets.account(subject)]);
+        const sender = owner;
+        const [recipient, account] = await Promise.all([users.findByEmail(body.toEmail), wallets.account(subject)]);
         // A wallet never topped up holds nothing (and no currency yet).
         if (!account) return insufficient();
         if (account.currency !== body.currency) return currencyMismatch(account.currency, body.currency);
-        if (recipient?.id === subject || (sender && sender.email.toLowerCase() === body.toEmail.toLowerCase())) {
+        if (recipient?.id === subject || sender.email.toLowerCase() === body.toEmail.toLowerCase()) {
           return refused('self-transfer', 'A wallet cannot pay itself.', '/body/toEmail');
         }
         if (!recipient || !WALLET_ROLES.has(recipient.role)) {
@@ -169,7 +171,7 @@ export function createWalletDelegate({ wallets, commands, users, onChange, now =
         if (recipientAccount.currency !== body.currency) {
           return refused('currency-mismatch', `The wallet of ${body.toEmail} holds ${recipientAccount.currency}, not ${body.currency}.`, '/body/currency');
         }
-        const from: Party = sender ? partyOf(sender) : { userId: subject, email: ctx.principal.email ?? '', name: '' };
+        const from = partyOf(sender);
         const begun = await wallets.beginTransfer({
           _id: transferId,
           from,
@@ -187,8 +189,8 @@ export function createWalletDelegate({ wallets, commands, users, onChange, now =
     },
 
     async listTransactions({ query }, ctx) {
-      const refusedAccount = await noWallet(ctx);
-      if (refusedAccount) return refusedAccount;
+      const owner = await walletOwner(ctx);
+      if (isRefusal(owner)) return owner;
       const limit = query.limit ?? 20;
       const after = decodeCursor<{ seq: number }>(query.cursor, { seq: 'number' });
       const from = normalizeTime(query.from);

@@ -196,7 +196,8 @@ export class WalletRepository {
    * currencies: one insert wins and both callers get its currency (the other is then refused).
    */
   async open(userId: string, currency: string, at: string): Promise<WalletAccount> {
-    return (await insertOrGet(this.accounts, { _id: userId, currency, openedAt: at })).doc;
+    // Usually open already: a read, then the insert only for a new wallet.
+    return (await this.account(userId)) ?? (await insertOrGet(this.accounts, { _id: userId, currency, openedAt: at })).doc;
   }
 
   // ---------------------------------------------------------------------------------------------
