@@ -63,6 +63,27 @@ export const eventCatalog: Record<EventType, EventDescriptor> = {
     producers: ['payment-gateway'],
     consumers: [],
   },
+  'payment.failed': {
+    routingKey: 'payment.failed',
+    title: 'A card payment failed',
+    schema: '#/components/schemas/PaymentSettled',
+    producers: ['payment-gateway'],
+    consumers: [],
+  },
+  'payment.refunded': {
+    routingKey: 'payment.refunded',
+    title: 'Part or all of a card payment was refunded',
+    schema: '#/components/schemas/PaymentRefunded',
+    producers: ['payment-gateway'],
+    consumers: [],
+  },
+  'payment.succeeded': {
+    routingKey: 'payment.succeeded',
+    title: 'A card payment succeeded (at once, or when a pending one settled)',
+    schema: '#/components/schemas/PaymentSettled',
+    producers: ['payment-gateway'],
+    consumers: [],
+  },
   'wallet.topped-up': {
     routingKey: 'wallet.topped-up',
     title: 'Money was added to a wallet',

@@ -5,6 +5,31 @@ export type paths = Record<string, never>;
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description A payment's final status; never any card data beyond brand and last four digits. */
+        PaymentSettled: {
+            paymentId: string;
+            merchantId: string;
+            /** @enum {string} */
+            status: "succeeded" | "failed";
+            failureReason?: string;
+            amount: number;
+            currency: string;
+            reference: string;
+            cardBrand: string;
+            cardLast4: string;
+            /** Format: date-time */
+            at: string;
+        };
+        PaymentRefunded: {
+            refundId: string;
+            paymentId: string;
+            merchantId: string;
+            amount: number;
+            currency: string;
+            refundedTotal: number;
+            /** Format: date-time */
+            at: string;
+        };
         UserRegistered: {
             userId: string;
             /** Format: email */
@@ -103,6 +128,12 @@ export interface EventPayloads {
   'contract.suspended': EventSchemas['ContractChanged'];
   /** A user signed up */
   'identity.user-registered': EventSchemas['UserRegistered'];
+  /** A card payment failed */
+  'payment.failed': EventSchemas['PaymentSettled'];
+  /** Part or all of a card payment was refunded */
+  'payment.refunded': EventSchemas['PaymentRefunded'];
+  /** A card payment succeeded (at once, or when a pending one settled) */
+  'payment.succeeded': EventSchemas['PaymentSettled'];
   /** Money was added to a wallet */
   'wallet.topped-up': EventSchemas['WalletToppedUp'];
   /** Money moved from one wallet to another */

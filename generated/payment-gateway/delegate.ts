@@ -131,6 +131,101 @@ export type ListTransactionsResponse =
   | { status: 401; body: Readable<Schemas['Problem']> }
   | { status: 403; body: Readable<Schemas['Problem']> };
 
+/** GET /payments: The merchant's payments, newest first */
+export interface ListPaymentsRequest {
+  query: {
+    status?: Schemas['PaymentStatus'];
+    currency?: Schemas['Currency'];
+    reference?: Schemas['MerchantReference'];
+    from?: string;
+    to?: string;
+    limit?: number;
+    cursor?: string;
+  };
+}
+
+export type ListPaymentsResponse =
+  | { status: 200; body: Readable<Schemas['PaymentPage']> }
+  | { status: 400; body: Readable<Schemas['Problem']> }
+  | { status: 401; body: Readable<Schemas['Problem']> }
+  | { status: 403; body: Readable<Schemas['Problem']> };
+
+/** POST /payments: Charge a card */
+export interface CreatePaymentRequest {
+  headers: {
+    'idempotency-key': string;
+  };
+  body: Writable<Schemas['PaymentRequest']>;
+}
+
+export type CreatePaymentResponse =
+  | { status: 201; headers: { location: string }; body: Readable<Schemas['Payment']> }
+  | { status: 400; body: Readable<Schemas['Problem']> }
+  | { status: 401; body: Readable<Schemas['Problem']> }
+  | { status: 403; body: Readable<Schemas['Problem']> }
+  | { status: 409; body: Readable<Schemas['Problem']> }
+  | { status: 413; body: Readable<Schemas['Problem']> }
+  | { status: 415; body: Readable<Schemas['Problem']> }
+  | { status: 422; body: Readable<Schemas['Problem']> };
+
+/** GET /payments/{paymentId}: One of the merchant's payments, with its status history */
+export interface GetPaymentRequest {
+  path: {
+    paymentId: Schemas['PaymentId'];
+  };
+}
+
+export type GetPaymentResponse =
+  | { status: 200; body: Readable<Schemas['Payment']> }
+  | { status: 400; body: Readable<Schemas['Problem']> }
+  | { status: 401; body: Readable<Schemas['Problem']> }
+  | { status: 403; body: Readable<Schemas['Problem']> }
+  | { status: 404; body: Readable<Schemas['Problem']> };
+
+/** POST /payments/{paymentId}/refunds: Refund part or all of a succeeded payment */
+export interface RefundPaymentRequest {
+  path: {
+    paymentId: Schemas['PaymentId'];
+  };
+  headers: {
+    'idempotency-key': string;
+  };
+  body: Writable<Schemas['RefundRequest']>;
+}
+
+export type RefundPaymentResponse =
+  | { status: 201; body: Readable<Schemas['Refund']> }
+  | { status: 400; body: Readable<Schemas['Problem']> }
+  | { status: 401; body: Readable<Schemas['Problem']> }
+  | { status: 403; body: Readable<Schemas['Problem']> }
+  | { status: 404; body: Readable<Schemas['Problem']> }
+  | { status: 409; body: Readable<Schemas['Problem']> }
+  | { status: 413; body: Readable<Schemas['Problem']> }
+  | { status: 415; body: Readable<Schemas['Problem']> }
+  | { status: 422; body: Readable<Schemas['Problem']> }
+  | { status: 503; body: Readable<Schemas['Problem']> };
+
+/** POST /bank-callbacks/{bank}: An acquiring bank reports a settled charge */
+export interface ReceiveBankCallbackRequest {
+  path: {
+    bank: Schemas['AcquiringBank'];
+  };
+  headers: {
+    'webhook-id': string;
+    'webhook-timestamp': string;
+    'webhook-signature': string;
+  };
+  body: Writable<Schemas['BankCharge']>;
+}
+
+export type ReceiveBankCallbackResponse =
+  | { status: 204 }
+  | { status: 400; body: Readable<Schemas['Problem']> }
+  | { status: 401; body: Readable<Schemas['Problem']> }
+  | { status: 404; body: Readable<Schemas['Problem']> }
+  | { status: 413; body: Readable<Schemas['Problem']> }
+  | { status: 415; body: Readable<Schemas['Problem']> };
+
 /** Implement this (and nothing else) to serve the operations tagged `identity`: one method per operation. */
 export interface IdentityDelegate {
   /** POST /auth/sign-up: Create an account */
@@ -159,5 +254,19 @@ export interface WalletDelegate {
   listTransactions(request: ListTransactionsRequest, ctx: AuthenticatedContext): Promise<ListTransactionsResponse>;
 }
 
+/** Implement this (and nothing else) to serve the operations tagged `payments`: one method per operation. */
+export interface PaymentsDelegate {
+  /** GET /payments: The merchant's payments, newest first */
+  listPayments(request: ListPaymentsRequest, ctx: AuthenticatedContext): Promise<ListPaymentsResponse>;
+  /** POST /payments: Charge a card */
+  createPayment(request: CreatePaymentRequest, ctx: AuthenticatedContext): Promise<CreatePaymentResponse>;
+  /** GET /payments/{paymentId}: One of the merchant's payments, with its status history */
+  getPayment(request: GetPaymentRequest, ctx: AuthenticatedContext): Promise<GetPaymentResponse>;
+  /** POST /payments/{paymentId}/refunds: Refund part or all of a succeeded payment */
+  refundPayment(request: RefundPaymentRequest, ctx: AuthenticatedContext): Promise<RefundPaymentResponse>;
+  /** POST /bank-callbacks/{bank}: An acquiring bank reports a settled charge */
+  receiveBankCallback(request: ReceiveBankCallbackRequest, ctx: RequestContext): Promise<ReceiveBankCallbackResponse>;
+}
+
 /** The whole PaymentGateway API, as its router takes it: every tag's delegate. */
-export interface PaymentGatewayDelegate extends IdentityDelegate, WalletDelegate {}
+export interface PaymentGatewayDelegate extends IdentityDelegate, WalletDelegate, PaymentsDelegate {}

@@ -73,6 +73,39 @@ export const paymentGatewayOperations = {
     security: [{"bearerAuth":["customer","merchant"]}],
     responses: {"200":"application/json","400":"application/problem+json","401":"application/problem+json","403":"application/problem+json"},
   },
+  listPayments: {
+    method: "get",
+    path: "/payments",
+    security: [{"bearerAuth":["merchant"]}],
+    responses: {"200":"application/json","400":"application/problem+json","401":"application/problem+json","403":"application/problem+json"},
+  },
+  createPayment: {
+    method: "post",
+    path: "/payments",
+    security: [{"bearerAuth":["merchant"]}],
+    body: {"required":true,"mediaTypes":["application/json"]},
+    responses: {"201":"application/json","400":"application/problem+json","401":"application/problem+json","403":"application/problem+json","409":"application/problem+json","413":"application/problem+json","415":"application/problem+json","422":"application/problem+json"},
+  },
+  getPayment: {
+    method: "get",
+    path: "/payments/{paymentId}",
+    security: [{"bearerAuth":["merchant"]}],
+    responses: {"200":"application/json","400":"application/problem+json","401":"application/problem+json","403":"application/problem+json","404":"application/problem+json"},
+  },
+  refundPayment: {
+    method: "post",
+    path: "/payments/{paymentId}/refunds",
+    security: [{"bearerAuth":["merchant"]}],
+    body: {"required":true,"mediaTypes":["application/json"]},
+    responses: {"201":"application/json","400":"application/problem+json","401":"application/problem+json","403":"application/problem+json","404":"application/problem+json","409":"application/problem+json","413":"application/problem+json","415":"application/problem+json","422":"application/problem+json","503":"application/problem+json"},
+  },
+  receiveBankCallback: {
+    method: "post",
+    path: "/bank-callbacks/{bank}",
+    security: [],
+    body: {"required":true,"mediaTypes":["application/json"]},
+    responses: {"204":null,"400":"application/problem+json","401":"application/problem+json","404":"application/problem+json","413":"application/problem+json","415":"application/problem+json"},
+  },
 } as const;
 
 /** An Express router serving the PaymentGateway API through `delegate`: validation, security and problem+json are the runtime's. */
@@ -88,5 +121,10 @@ export function createPaymentGatewayRouter(delegate: api.PaymentGatewayDelegate,
   router.secured('topUp', (req, ctx) => delegate.topUp({ headers: { 'idempotency-key': req.header('idempotency-key') } as api.TopUpRequest['headers'], body: req.body as api.TopUpRequest['body'] }, ctx));
   router.secured('transfer', (req, ctx) => delegate.transfer({ headers: { 'idempotency-key': req.header('idempotency-key') } as api.TransferRequest['headers'], body: req.body as api.TransferRequest['body'] }, ctx));
   router.secured('listTransactions', (req, ctx) => delegate.listTransactions({ query: req.query as api.ListTransactionsRequest['query'] }, ctx));
+  router.secured('listPayments', (req, ctx) => delegate.listPayments({ query: req.query as api.ListPaymentsRequest['query'] }, ctx));
+  router.secured('createPayment', (req, ctx) => delegate.createPayment({ headers: { 'idempotency-key': req.header('idempotency-key') } as api.CreatePaymentRequest['headers'], body: req.body as api.CreatePaymentRequest['body'] }, ctx));
+  router.secured('getPayment', (req, ctx) => delegate.getPayment({ path: req.params as api.GetPaymentRequest['path'] }, ctx));
+  router.secured('refundPayment', (req, ctx) => delegate.refundPayment({ path: req.params as api.RefundPaymentRequest['path'], headers: { 'idempotency-key': req.header('idempotency-key') } as api.RefundPaymentRequest['headers'], body: req.body as api.RefundPaymentRequest['body'] }, ctx));
+  router.public('receiveBankCallback', (req, ctx) => delegate.receiveBankCallback({ path: req.params as api.ReceiveBankCallbackRequest['path'], headers: { 'webhook-id': req.header('webhook-id'), 'webhook-timestamp': req.header('webhook-timestamp'), 'webhook-signature': req.header('webhook-signature') } as api.ReceiveBankCallbackRequest['headers'], body: req.body as api.ReceiveBankCallbackRequest['body'] }, ctx));
   return router.express;
 }

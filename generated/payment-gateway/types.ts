@@ -206,10 +206,206 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/payments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The merchant's payments, newest first */
+        get: operations["listPayments"];
+        put?: never;
+        /**
+         * Charge a card
+         * @description Idempotent by `Idempotency-Key` (required): a retry with the same body answers what the first request answered, another body with the same key answers 409; concurrent requests with one key make one payment and one bank call. The payment is stored (`pending`) and the card vaulted before the merchant's acquiring bank is called; the bank's answer sets the status (`succeeded` or `failed` with a `failureReason`). When the bank is slow, unreachable or still processing, the answer is the `pending` payment, settled later by the bank's callback or by the gateway asking the bank — never charged twice. 422 with a `code` and a pointer for a card that fails validation (`invalid-card-number`, `card-expired`, `invalid-cvv`), an unknown currency (`unknown-currency`) or an amount above the configured maximum (`amount-too-large`).
+         */
+        post: operations["createPayment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/payments/{paymentId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                paymentId: components["parameters"]["PaymentId"];
+            };
+            cookie?: never;
+        };
+        /** One of the merchant's payments, with its status history */
+        get: operations["getPayment"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/payments/{paymentId}/refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                paymentId: components["parameters"]["PaymentId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refund part or all of a succeeded payment
+         * @description Idempotent by `Idempotency-Key`. The refunds of a payment never exceed its amount, also when they are concurrent: 422 `refund-exceeds-payment` (with what remains in the detail), 422 `payment-not-refundable` for a payment that has not succeeded. When the bank refuses, the refund is `failed` and its amount may be refunded again.
+         */
+        post: operations["refundPayment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/bank-callbacks/{bank}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                bank: components["schemas"]["AcquiringBank"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An acquiring bank reports a settled charge
+         * @description Called by the bank, not by merchants: the body is the bank's `Charge`, signed per Standard Webhooks with the bank's secret (`webhook-id`, `webhook-timestamp`, `webhook-signature`). A missing or wrong signature, or a stale timestamp, answers 401 and changes nothing; a charge the gateway does not know answers 404.
+         */
+        post: operations["receiveBankCallback"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @example pay_3j7k9m2p4q6r8s0t1v3w5x7y9z */
+        PaymentId: string;
+        /**
+         * @description The merchant's own reference for the payment (an order number).
+         * @example order-2026-0001
+         */
+        MerchantReference: string;
+        /**
+         * @description `pending` until the bank settles it; `refunded` once refunds reach the amount.
+         * @enum {string}
+         */
+        PaymentStatus: "pending" | "succeeded" | "failed" | "refunded";
+        /** @enum {string} */
+        PaymentFailureReason: "insufficient-funds" | "expired-card" | "do-not-honour" | "stolen-card" | "invalid-card" | "interrupted";
+        CardInput: {
+            /**
+             * @description The card number (PAN); spaces allowed.
+             * @example 4242 4242 4242 4242
+             */
+            number: string;
+            /** @example 12 */
+            expiryMonth: number;
+            /** @example 2030 */
+            expiryYear: number;
+            /**
+             * @description Sent to the bank once; never stored.
+             * @example 123
+             */
+            cvv: string;
+            /** @example Ada Lovelace */
+            holderName: string;
+        };
+        PaymentRequest: {
+            card: components["schemas"]["CardInput"];
+            amount: components["schemas"]["Amount"];
+            currency: components["schemas"]["Currency"];
+            reference: components["schemas"]["MerchantReference"];
+            /**
+             * @example Two tickets
+             * @example row 12
+             */
+            description?: string;
+        };
+        CardSummary: {
+            /** @example visa */
+            brand: string;
+            /** @example 424242 */
+            bin: string;
+            /** @example 4242 */
+            last4: string;
+            expiryMonth: number;
+            expiryYear: number;
+        };
+        PaymentStatusChange: {
+            status: components["schemas"]["PaymentStatus"];
+            /** Format: date-time */
+            at: string;
+            reason?: components["schemas"]["PaymentFailureReason"];
+        };
+        Payment: {
+            id: components["schemas"]["PaymentId"];
+            status: components["schemas"]["PaymentStatus"];
+            failureReason?: components["schemas"]["PaymentFailureReason"];
+            amount: components["schemas"]["Amount"];
+            currency: components["schemas"]["Currency"];
+            refundedAmount: components["schemas"]["MinorUnits"];
+            card: components["schemas"]["CardSummary"];
+            reference: components["schemas"]["MerchantReference"];
+            description?: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+            statusHistory: components["schemas"]["PaymentStatusChange"][];
+        };
+        PaymentPage: {
+            data: components["schemas"]["Payment"][];
+            hasMore: boolean;
+            nextCursor?: string;
+        };
+        RefundRequest: {
+            amount: components["schemas"]["Amount"];
+            /** @example customer returned one ticket */
+            reason?: string;
+        };
+        Refund: {
+            id: string;
+            paymentId: components["schemas"]["PaymentId"];
+            /** @enum {string} */
+            status: "succeeded" | "failed" | "pending";
+            failureReason?: string;
+            amount: components["schemas"]["Amount"];
+            currency: components["schemas"]["Currency"];
+            reason?: string;
+            /** Format: date-time */
+            createdAt: string;
+        };
+        /** @description The acquiring bank's charge (specs/acquiring-bank.yaml `Charge`). */
+        BankCharge: {
+            reference: string;
+            bankChargeId: string;
+            /** @enum {string} */
+            status: "0" | "100" | "200";
+            reason?: string;
+            amount: components["schemas"]["Amount"];
+            currency: components["schemas"]["Currency"];
+            refundedAmount: components["schemas"]["MinorUnits"];
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            settledAt?: string;
+        };
         /** @example usr_01hzx3k8m9q4w7e2r5t6y8u0ab */
         UserId: string;
         /**
@@ -375,6 +571,16 @@ export interface components {
         Amount: number;
     };
     responses: {
+        /** @description The payment (or, for a retried Idempotency-Key, the first answer again). */
+        PaymentCreated: {
+            headers: {
+                Location: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Payment"];
+            };
+        };
         /** @description A new access token and refresh token. */
         Tokens: {
             headers: {
@@ -478,8 +684,18 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description No such resource visible to the caller. */
+        NotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
     };
     parameters: {
+        PaymentId: components["schemas"]["PaymentId"];
         /** @description Unique key chosen by the client for this operation. Retrying with the same key and the same body returns the first answer; the same key with a different body is refused with 409. */
         IdempotencyKey: string;
         /** @description Page size. */
@@ -739,6 +955,173 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+        };
+    };
+    listPayments: {
+        parameters: {
+            query?: {
+                status?: components["schemas"]["PaymentStatus"];
+                currency?: components["schemas"]["Currency"];
+                /** @description The merchant's own reference, exactly. */
+                reference?: components["schemas"]["MerchantReference"];
+                /** @description Only payments created at or after this time. */
+                from?: string;
+                /** @description Only payments created before this time. */
+                to?: string;
+                /** @description Page size. */
+                limit?: components["parameters"]["Limit"];
+                /** @description Opaque cursor from a previous page's `nextCursor`. */
+                cursor?: components["parameters"]["Cursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of payments. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    createPayment: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Unique key chosen by the client for this operation. Retrying with the same key and the same body returns the first answer; the same key with a different body is refused with 409. */
+                "Idempotency-Key": components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PaymentRequest"];
+            };
+        };
+        responses: {
+            201: components["responses"]["PaymentCreated"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["ContentTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableContent"];
+        };
+    };
+    getPayment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                paymentId: components["parameters"]["PaymentId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The payment. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Payment"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    refundPayment: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Unique key chosen by the client for this operation. Retrying with the same key and the same body returns the first answer; the same key with a different body is refused with 409. */
+                "Idempotency-Key": components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                paymentId: components["parameters"]["PaymentId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefundRequest"];
+            };
+        };
+        responses: {
+            /** @description The refund (or, for a retried Idempotency-Key, the first answer again). */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refund"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["ContentTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableContent"];
+            /** @description The bank did not answer, so whether the refund happened is not known yet; its amount stays reserved. Send the same request again (same Idempotency-Key) to learn the outcome. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    receiveBankCallback: {
+        parameters: {
+            query?: never;
+            header: {
+                "webhook-id": string;
+                "webhook-timestamp": string;
+                "webhook-signature": string;
+            };
+            path: {
+                bank: components["schemas"]["AcquiringBank"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BankCharge"];
+            };
+        };
+        responses: {
+            /** @description Recorded (or already known). */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["ContentTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
         };
     };
 }

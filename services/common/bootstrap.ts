@@ -10,7 +10,7 @@ import { Gauge } from 'prom-client';
 import { bearerJwt } from './auth/bearer-jwt.js';
 import { type CommonConfig, commonSpecs, jwksSource, loadConfig, redactSecrets, redactUrl } from './config.js';
 import { IdempotentCommands, idempotencyIndexes } from './data/idempotency.js';
-import type { PendingSet } from './data/pending-set.js';
+import type { PendingWork } from './data/pending-set.js';
 import { Reconciler } from './data/reconciler.js';
 import { EventBus } from './events/event-bus.js';
 import { Inbox, inboxIndexes } from './events/inbox.js';
@@ -57,7 +57,7 @@ export interface ServiceDeps {
   /** Idempotent commands (POSTs with an Idempotency-Key): scoped, hashed, answers stored and replayed. */
   idempotency: IdempotentCommands;
   /** Declares a reconciler for a set of pending work; the runtime runs it every RECONCILE_INTERVAL_MS. */
-  reconcile(spec: { name: string; pending: PendingSet; settle: (id: string) => Promise<void> }): void;
+  reconcile(spec: { name: string; pending: PendingWork; settle: (id: string) => Promise<void> }): void;
   onShutdown(hook: () => Promise<void>): void;
 }
 

@@ -4,6 +4,9 @@ import { loadConfig } from '../common/config.js';
 import { type KeyEncryptionKey, MAKE_A_KEK, parseKek, parseKeks } from './identity/key-encryption.js';
 import type { SigningKeysOptions } from './identity/signing-keys.js';
 
+/** The acquiring-bank simulator's development secret (services/simulators/acquiring-bank): local runs only. */
+const DEV_BANK_WEBHOOK_SECRET = 'whsec_ZGV2LWJhbmstd2ViaG9vay1zZWNyZXQtMzJieXRlcyE=';
+
 const keyEncryptionKey = makeValidator<KeyEncryptionKey>(parseKek);
 const keyEncryptionKeys = makeValidator<KeyEncryptionKey[]>(parseKeks);
 
@@ -31,6 +34,18 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv) {
       SIGN_UP_WINDOW_S: num({ default: 3600, desc: 'Window in which sign-ups are counted' }),
       ARGON2_MEMORY_KIB: num({ default: 19_456, desc: 'argon2id memory cost (OWASP minimum: 19 MiB)' }),
       ARGON2_TIME_COST: num({ default: 2 }),
+      ACQUIRING_BANKS: str({
+        default: 'piggy-bank=http://127.0.0.1:8090,acme-acquiring=http://127.0.0.1:8091',
+        desc: "Each acquiring bank merchants may choose at sign-up, name=base URL, comma-separated (make run's simulators by default)",
+      }),
+      ACQUIRING_BANK_KEYS: str({ default: 'piggy-bank=dev-bank-key,acme-acquiring=dev-bank-key', desc: 'The API key each bank gave the gateway, name=key, comma-separated' }),
+      BANK_WEBHOOK_SECRETS: str({
+        default: `piggy-bank=${DEV_BANK_WEBHOOK_SECRET},acme-acquiring=${DEV_BANK_WEBHOOK_SECRET}`,
+        desc: 'The Standard Webhooks secret (whsec_…) each bank signs its callbacks with, name=secret, comma-separated',
+      }),
+      BANK_TIMEOUT_MS: num({ default: 5_000, desc: 'How long a call to a bank may take; then the payment stays pending and is settled later' }),
+      PAYMENTS_CALLBACK_BASE_URL: str({ default: undefined, desc: "The gateway's own base URL as the banks reach it, for their settlement callbacks; unset: pending payments are settled by asking the bank" }),
+      PAYMENT_MAX_AMOUNT: num({ default: 100_000_000, desc: 'Largest single card payment, in minor units (1,000,000.00)' }),
     },
     env,
   );

@@ -1,4 +1,4 @@
-// The payment gateway: identity (the platform's token issuer) and wallets, serving
+// The payment gateway: identity (the platform's token issuer), wallets and card payments, serving
 // specs/payment-gateway.yaml through createPaymentGatewayDelegate.
 import { fileURLToPath } from 'node:url';
 import { createPaymentGatewayRouter } from '../../generated/payment-gateway/router.js';
@@ -9,13 +9,17 @@ import { loadGatewayConfig, signingKeyEncryption } from './gateway-config.js';
 import { IdentityRepository, ensureFirstOperator, identityIndexes } from './identity/identity-repository.js';
 import { SigningKeys } from './identity/signing-keys.js';
 import { createPaymentGatewayDelegate } from './payment-gateway-delegate.js';
+import { Banks, parseNamedList } from './payments/bank-client.js';
+import { CARD_VAULT_DEV_KEYS_WARNING, CardVault, cardVaultIndexes, parseVaultKeys } from './payments/card-vault.js';
+import { settlePendingPayment } from './payments/payment-settlement.js';
+import { PaymentsRepository, paymentIndexes } from './payments/payments-repository.js';
 import { WalletRepository, walletIndexes } from './wallet/wallet-repository.js';
 
 export const paymentGatewayService: ServiceDefinition = {
   name: 'payment-gateway',
   defaultPort: 8080,
   spec,
-  indexes: { ...identityIndexes, ...walletIndexes },
+  indexes: { ...identityIndexes, ...walletIndexes, ...paymentIndexes, ...cardVaultIndexes },
   issuesTokens: true,
   async createApi({ env, db, log, config, routerOptions, outbox, idempotency, announce, reconcile }) {
     const settings = loadGatewayConfig(env);
@@ -31,9 +35,35 @@ export const paymentGatewayService: ServiceDefinition = {
     // enough that no request is still working on it.
     reconcile({ name: 'wallet-transfers', pending: wallets.pendingTransfers, settle: (id) => wallets.settle(id) });
 
+    // Card payments: each merchant's acquiring bank from configuration; cards in the vault; a
+    // pending payment (bank slow, down, or still processing) settled by the bank's callback or
+    // by the reconciler asking the bank.
+    const vaultKeys = parseVaultKeys(env, { production: settings.NODE_ENV === 'production' });
+    if (vaultKeys.devKeys) log.warn(CARD_VAULT_DEV_KEYS_WARNING);
+    const vault = new CardVault(db, vaultKeys);
+    const banks = new Banks({
+      urls: parseNamedList(settings.ACQUIRING_BANKS, 'ACQUIRING_BANKS'),
+      apiKeys: parseNamedList(settings.ACQUIRING_BANK_KEYS, 'ACQUIRING_BANK_KEYS'),
+      timeoutMs: settings.BANK_TIMEOUT_MS,
+      ...(settings.PAYMENTS_CALLBACK_BASE_URL ? { callbackBaseUrl: settings.PAYMENTS_CALLBACK_BASE_URL } : {}),
+    });
+    const payments = new PaymentsRepository(db, outbox);
+    outbox.register(payments.outboxSources());
+    reconcile({ name: 'payments', pending: payments.pendingPayments(), settle: (id) => settlePendingPayment(id, payments, banks, log) });
+
     const delegate = createPaymentGatewayDelegate({
       identity: { users, keys, settings, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, onChange: announce },
       wallet: { wallets, commands: idempotency, users, onChange: announce },
+      payments: {
+        payments,
+        vault,
+        banks,
+        commands: idempotency,
+        bankOf: async (merchantId) => (await users.getProfile(merchantId))?.business?.acquiringBank,
+        maxAmount: settings.PAYMENT_MAX_AMOUNT,
+        webhookSecrets: parseNamedList(settings.BANK_WEBHOOK_SECRETS, 'BANK_WEBHOOK_SECRETS'),
+        onChange: announce,
+      },
     });
     const security = { bearerAuth: bearerJwt({ issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, getKey: keys.getKey }) };
     return createPaymentGatewayRouter(delegate, { ...routerOptions, security });

@@ -11,7 +11,13 @@ export interface PendingItem {
   at: Date;
 }
 
-export class PendingSet {
+/** What a reconciler reads: items of pending work with the time each was added. */
+export interface PendingWork {
+  list(options?: { olderThanMs?: number; limit?: number; now?: Date }): Promise<PendingItem[]>;
+  size(): Promise<number>;
+}
+
+export class PendingSet implements PendingWork {
   private readonly items: Collection<PendingItem>;
 
   constructor(db: Db, collection: string) {

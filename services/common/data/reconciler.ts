@@ -7,12 +7,12 @@
 import type { Collection, Db } from 'mongodb';
 import type { Logger } from 'pino';
 import { insertOnce } from './insert-or-get.js';
-import type { PendingSet } from './pending-set.js';
+import type { PendingWork } from './pending-set.js';
 
 export interface ReconcilerOptions {
   /** Names the work in logs and leases (e.g. `wallet-transfers`). */
   name: string;
-  pending: PendingSet;
+  pending: PendingWork;
   settle: (id: string) => Promise<void>;
   minAgeMs: number;
   intervalMs: number;

@@ -20,6 +20,7 @@
 import type { Collection, Db } from 'mongodb';
 import type { EventPayloads, EventType } from '../../../generated/events/types.js';
 import { insertOnce } from '../data/insert-or-get.js';
+import type { PendingWork } from '../data/pending-set.js';
 import type { IndexPlan } from '../mongo.js';
 import type { EventMeta } from './cloud-event.js';
 
@@ -120,6 +121,25 @@ export class Outbox implements OutboxStore {
     await insertOnce(this.parked, { ...marker, reason, parkedAt: this.now() });
     await this.markers.deleteOne({ _id: outboxId });
     this.parkedCount++;
+  }
+
+  /**
+   * The markers of one source as pending work: a state whose event waits for it to settle (a
+   * payment the bank has not decided) is pending exactly as long as its marker lives, so a
+   * reconciler can read them instead of a set of its own (two writes fewer per item).
+   */
+  pendingWork(source: string): PendingWork {
+    return {
+      list: async ({ olderThanMs = 0, limit, now = this.now() } = {}) => {
+        const before = now.getTime() - olderThanMs;
+        const markers = await this.markers.find({ source }).sort({ at: 1 }).toArray();
+        return markers
+          .filter((m) => m.at.getTime() <= before)
+          .slice(0, limit ?? Number.POSITIVE_INFINITY)
+          .map((m) => ({ _id: m.key, at: m.at }));
+      },
+      size: () => this.markers.countDocuments({ source }),
+    };
   }
 
   /** How many events are waiting (for /metrics: outbox lag). */

@@ -24,6 +24,8 @@ export interface RequestContext {
   signal: AbortSignal;
   /** The caller's network address (Express `req.ip`: the socket's peer unless `trust proxy` is set). */
   clientAddress?: string;
+  /** The JSON body's bytes as received, for checking a signature over them (webhooks, callbacks). */
+  rawBody?: Buffer;
 }
 
 /** The context of an operation whose spec requires a token: the principal is always there. */

@@ -102,7 +102,14 @@ export function createOperationRouter<Ops extends Record<string, OperationDescri
     const op = operationOf(req);
     next(op?.body ? bodyProblem(op.body, req) : undefined);
   });
-  const json = express.json({ limit: options.bodyLimit ?? '100kb', type: ['application/json', 'application/*+json'] });
+  const json = express.json({
+    limit: options.bodyLimit ?? '100kb',
+    type: ['application/json', 'application/*+json'],
+    // The bytes as received, for operations that check a signature over them (a bank's callback).
+    verify: (req, _res, buf) => {
+      (req as Request & { rawBody?: Buffer }).rawBody = buf;
+    },
+  });
   router.use((req, res, next) => (hasBody(req) ? json(req, res, next) : next()));
   router.use(validator.slice(MATCHING_MIDDLEWARE.length));
   // The handler of the operation the validator matched, whatever order the spec declares paths in.

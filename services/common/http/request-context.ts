@@ -28,6 +28,8 @@ export function requestContext(req: Request, res: Response, log: Logger): Reques
     signal: aborter.signal,
     ...(req.ip !== undefined ? { clientAddress: req.ip } : {}),
   };
+  // The context is built before the body is read (security runs first): the bytes are looked up when asked for.
+  Object.defineProperty(context, 'rawBody', { get: () => (req as Request & { rawBody?: Buffer }).rawBody, enumerable: false });
   res.locals.context = context;
   return context;
 }
