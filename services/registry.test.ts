@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { parse } from 'yaml';
 import type { ServiceDefinition } from './common/bootstrap.js';
-import { SERVICES } from './registry.js';
+import { SERVICES, instancesOf } from './registry.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const read = (path: string) => readFileSync(`${root}${path}`, 'utf8');
@@ -18,19 +18,31 @@ describe('Service registry', () => {
       const module = (await import(`${root}${entry.entry}`)) as Record<string, unknown>;
       const definitions = Object.values(module).filter((v): v is ServiceDefinition => typeof v === 'object' && v !== null && 'defaultPort' in v);
       expect(definitions.map((d) => [d.name, d.defaultPort]), entry.entry).to.deep.equal([[entry.name, entry.port]]);
+      expect(instancesOf(entry)[0]?.port, `${entry.name}: its first instance is on its default port`).to.equal(entry.port);
     }
+    const instances = SERVICES.flatMap(instancesOf);
+    expect(new Set(instances.map((i) => i.name)).size, 'instance names').to.equal(instances.length);
+    expect(new Set(instances.map((i) => i.port)).size, 'instance ports').to.equal(instances.length);
   });
 
-  it('matches docker-compose.yml: one service each, its SERVICE, PORT and published port', () => {
-    const compose = parse(read('docker-compose.yml')) as { services: Record<string, { environment?: Record<string, unknown>; ports?: string[] }> };
+  it('matches docker-compose.yml: one service per instance, its SERVICE, PORT, settings, published port and entry point', () => {
+    const compose = parse(read('docker-compose.yml'), { merge: true }) as {
+      services: Record<string, { environment?: Record<string, unknown>; ports?: string[]; command?: string[] }>;
+    };
     const infrastructure = new Set(['mongodb', 'rabbitmq', 'mailpit']);
     const listed = Object.keys(compose.services).filter((name) => !infrastructure.has(name));
-    expect(listed.sort()).to.deep.equal(SERVICES.map((s) => s.name).sort());
+    expect(listed.sort()).to.deep.equal(SERVICES.flatMap((s) => instancesOf(s).map((i) => i.name)).sort());
     for (const entry of SERVICES) {
-      const service = compose.services[entry.name]!;
-      expect(service.environment?.SERVICE, entry.name).to.equal(entry.name);
-      expect(Number(service.environment?.PORT), entry.name).to.equal(entry.port);
-      expect(service.ports, entry.name).to.deep.equal([`${entry.port}:${entry.port}`]);
+      for (const instance of instancesOf(entry)) {
+        const service = compose.services[instance.name]!;
+        expect(service.environment?.SERVICE, instance.name).to.equal(entry.name);
+        expect(Number(service.environment?.PORT), instance.name).to.equal(instance.port);
+        for (const [name, value] of Object.entries(instance.env)) expect(service.environment?.[name], `${instance.name} ${name}`).to.equal(value);
+        expect(service.ports, instance.name).to.deep.equal([`${instance.port}:${instance.port}`]);
+        // The image starts services/${SERVICE}/main.ts; a service elsewhere names its entry point.
+        if (entry.entry !== `services/${entry.name}/main.ts`) expect(service.command, instance.name).to.include(entry.entry);
+        else expect(service.command, instance.name).to.equal(undefined);
+      }
     }
   });
 

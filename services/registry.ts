@@ -6,12 +6,42 @@ export interface ServiceEntry {
   name: string;
   /** Its default PORT (its ServiceDefinition's defaultPort). */
   port: number;
-  /** The entry point `make run` and the image start: `services/<name>/main.ts`. */
+  /** The entry point `make run` and the image start: `services/<name>/main.ts` unless it lives elsewhere. */
   entry: string;
   spec: string;
+  /**
+   * When the service runs as several differently configured processes (one per simulated bank):
+   * each one. The first is on the service's default port. Without it, one instance named after
+   * the service.
+   */
+  instances?: readonly ServiceInstance[];
+}
+
+/** One running process of a service: how `make run` and docker-compose.yml name and start it. */
+export interface ServiceInstance {
+  name: string;
+  port: number;
+  /** Its own settings, on top of the platform's. */
+  env: Readonly<Record<string, string>>;
 }
 
 export const SERVICES: readonly ServiceEntry[] = [
   { name: 'payment-gateway', port: 8080, entry: 'services/payment-gateway/main.ts', spec: 'specs/payment-gateway.yaml' },
   { name: 'contract', port: 8081, entry: 'services/contract/main.ts', spec: 'specs/contract.yaml' },
+  {
+    name: 'acquiring-bank',
+    port: 8090,
+    entry: 'services/simulators/acquiring-bank/main.ts',
+    spec: 'specs/acquiring-bank.yaml',
+    // Each instance is one bank; a second bank is a second instance on another port.
+    instances: [
+      { name: 'piggy-bank', port: 8090, env: { BANK_NAME: 'piggy-bank' } },
+      { name: 'acme-acquiring', port: 8091, env: { BANK_NAME: 'acme-acquiring' } },
+    ],
+  },
 ];
+
+/** The processes a service runs as: its instances, or itself alone. */
+export function instancesOf(entry: ServiceEntry): readonly ServiceInstance[] {
+  return entry.instances ?? [{ name: entry.name, port: entry.port, env: {} }];
+}

@@ -1,9 +1,10 @@
-// make run: every service of the platform, each in its own process, on its default port.
+// make run: every service of the platform, each in its own process, on its default port (a
+// service with instances, like the acquiring-bank simulator, runs each: one per bank).
 // Local infrastructure comes first (Makefile: tools/infra/up.sh); tokens are signed with the
 // dev key in .data/dev-keys (print one with `make token`). Ctrl-C stops everything gracefully.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { SERVICES } from '../../services/registry.js';
+import { SERVICES, instancesOf } from '../../services/registry.js';
 import { devSigningKey } from './dev-keys.js';
 
 /** The local platform's first operator (README); set OPERATOR_EMAIL / OPERATOR_PASSWORD to choose another. */
@@ -15,25 +16,28 @@ const signingKey = await devSigningKey();
 const children = new Map<string, ChildProcess>();
 let stopping = false;
 
-for (const svc of SERVICES) {
+const processes = SERVICES.flatMap((svc) => instancesOf(svc).map((instance) => ({ svc, instance })));
+for (const { svc, instance } of processes) {
   const child = spawn(process.execPath, ['--import', 'tsx', svc.entry], {
     env: {
-      PORT: String(svc.port),
+      PORT: String(instance.port),
       // Locally every answer is checked against the spec too: a drift shows up as a 500 at once.
       VALIDATE_RESPONSES: 'true',
       ...(svc.name === 'payment-gateway' ? { SIGNING_KEY: signingKey, ...LOCAL_OPERATOR } : { AUTH_JWKS_URL: ISSUER_JWKS_URL }),
       ...process.env,
+      // What makes the instance itself (which bank it is) is not overridden by the environment.
+      ...instance.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  children.set(svc.name, child);
+  children.set(instance.name, child);
   for (const stream of [child.stdout!, child.stderr!]) {
-    createInterface({ input: stream }).on('line', (line) => console.log(`[${svc.name}] ${line}`));
+    createInterface({ input: stream }).on('line', (line) => console.log(`[${instance.name}] ${line}`));
   }
   child.on('exit', (code, signal) => {
-    children.delete(svc.name);
+    children.delete(instance.name);
     if (!stopping) {
-      console.error(`[${svc.name}] exited (${signal ?? code}); stopping the platform`);
+      console.error(`[${instance.name}] exited (${signal ?? code}); stopping the platform`);
       stop(1);
     } else if (children.size === 0) process.exit(0);
   });
@@ -50,7 +54,10 @@ process.on('SIGTERM', () => stop());
 
 console.log(`
 Payspec is starting:
-${SERVICES.map((s) => `  ${s.name.padEnd(16)} http://127.0.0.1:${s.port}   docs: http://127.0.0.1:${s.port}/docs`).join('\n')}
+${processes
+  .map(({ svc, instance }) => `  ${(instance.name === svc.name ? svc.name : `${instance.name} (${svc.name})`).padEnd(31)} http://127.0.0.1:${instance.port}   docs: http://127.0.0.1:${instance.port}/docs`)
+  .join('\n')}
 
 Get a token to call them with:  export TOKEN=$(make -s token ROLE=operator)
+The acquiring banks take the key in X-Api-Key instead:  -H 'x-api-key: dev-bank-key'
 `);
