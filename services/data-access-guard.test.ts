@@ -20,6 +20,7 @@ import { newId } from './common/ids.js';
 import { commandWatchers, connectMongo } from './common/mongo.js';
 import { contractService } from './contract/main.js';
 import { paymentGatewayService } from './payment-gateway/main.js';
+import { acquiringBankService } from './simulators/acquiring-bank/main.js';
 
 /** collection → why a filter other than `{_id}` is fine there. */
 const ALLOWED: Record<string, string> = {
@@ -69,6 +70,7 @@ describe('Data access on hot paths: a filter of _id alone (integration)', functi
   let issuer: TokenIssuer;
   let gateway: TestService;
   let contract: TestService;
+  let bank: TestService;
   let databases = new Set<string>();
   let route = 'start-up';
   const seen = new Map<string, number>();
@@ -87,17 +89,20 @@ describe('Data access on hot paths: a filter of _id alone (integration)', functi
   before(async () => {
     commandWatchers.add(watch);
     issuer = await createTokenIssuer();
-    gateway = await startTestService(paymentGatewayService, issuer, { ARGON2_MEMORY_KIB: '4096', ARGON2_TIME_COST: '1', WALLET_CURRENCY: 'EUR' });
+    bank = await startTestService(acquiringBankService, issuer, { BANK_NAME: 'piggy-bank' });
+    gateway = await startTestService(paymentGatewayService, issuer, {
+      ARGON2_MEMORY_KIB: '4096',
+      ARGON2_TIME_COST: '1',
+      ACQUIRING_BANKS: `piggy-bank=${bank.url},acme-acquiring=${bank.url}`,
+    });
     contract = await startTestService(contractService, issuer);
-    databases = new Set([gateway.dbName, contract.dbName, `${gateway.dbName}_inbox`]);
+    databases = new Set([gateway.dbName, contract.dbName, bank.dbName, `${gateway.dbName}_inbox`]);
   });
 
   after(async () => {
     commandWatchers.delete(watch);
-    await contract?.stop();
-    await gateway?.stop();
-    await contract?.drop();
-    await gateway?.drop();
+    for (const svc of [contract, gateway, bank]) await svc?.stop();
+    for (const svc of [contract, gateway, bank]) await svc?.drop();
   });
 
   it('sign-up, sign-in, refresh, /me, wallet, top-up, transfer, transactions, contract read and change, event handling', async () => {
@@ -141,6 +146,25 @@ describe('Data access on hot paths: a filter of _id alone (integration)', functi
     route = 'GET /wallet/transactions';
     expect((await as(bob.access).GET('/wallet/transactions', { params: { query: { limit: 10 } } })).response.status).to.equal(200);
 
+    // Card payments (and the bank simulator's own storage behind them).
+    route = 'merchant sign-up';
+    const merchantEmail = `guard-m-${randomUUID().slice(0, 8)}@example.com`;
+    await api.POST('/auth/sign-up', {
+      body: { email: merchantEmail, password: 'correct horse battery staple', firstName: 'Mer', lastName: 'Guard', phone: `+4477${randomInt(10_000_000, 99_999_999)}`, role: 'merchant', business: { name: 'Guard Shop', acquiringBank: 'piggy-bank' } },
+    });
+    const merchant = as((await api.POST('/auth/sign-in', { body: { email: merchantEmail, password: 'correct horse battery staple' } })).data!.accessToken);
+    route = 'POST /payments';
+    const card = { number: '4242424242424242', expiryMonth: 12, expiryYear: new Date().getUTCFullYear() + 2, cvv: '123', holderName: 'Ada Guard' };
+    const payment = await merchant.POST('/payments', { params: { header: { 'Idempotency-Key': randomUUID() } }, body: { card, amount: 500, currency: 'EUR', reference: 'guard-1' } });
+    expect(payment.response.status).to.equal(201);
+    route = 'GET /payments/{id}';
+    expect((await merchant.GET('/payments/{paymentId}', { params: { path: { paymentId: payment.data!.id } } })).response.status).to.equal(200);
+    route = 'GET /payments';
+    expect((await merchant.GET('/payments', { params: { query: { limit: 10, status: 'succeeded' } } })).response.status).to.equal(200);
+    route = 'POST /payments/{id}/refunds';
+    const refund = await merchant.POST('/payments/{paymentId}/refunds', { params: { path: { paymentId: payment.data!.id }, header: { 'Idempotency-Key': randomUUID() } }, body: { amount: 100 } });
+    expect(refund.response.status).to.equal(201);
+
     const operator = createContractClient({ baseUrl: contract.url, token: await issuer.sign('op-guard', { roles: ['operator'] }) });
     route = 'POST /contracts';
     const created = await operator.POST('/contracts', {
@@ -182,7 +206,7 @@ describe('Data access on hot paths: a filter of _id alone (integration)', functi
     route = 'done';
 
     // Every route above reached the database (so the watch saw it), and only by `_id`.
-    const routes = ['sign-up and sign-in', 'failed sign-in', 'refresh', 'GET /me', 'GET /wallet', 'POST /wallet/top-ups', 'POST /wallet/top-ups (replayed)', 'POST /wallet/transfers', 'POST /wallet/transfers (refused)', 'GET /wallet/transactions', 'POST /contracts', 'GET /contracts/{id}', 'PUT /contracts/{id}/credit-limit', 'POST /contracts/{id}/suspend', 'GET /contracts/{id}/history', 'event handling (inbox)'];
+    const routes = ['sign-up and sign-in', 'failed sign-in', 'refresh', 'GET /me', 'GET /wallet', 'POST /wallet/top-ups', 'POST /wallet/top-ups (replayed)', 'POST /wallet/transfers', 'POST /wallet/transfers (refused)', 'GET /wallet/transactions', 'POST /payments', 'GET /payments/{id}', 'GET /payments', 'POST /payments/{id}/refunds', 'POST /contracts', 'GET /contracts/{id}', 'PUT /contracts/{id}/credit-limit', 'POST /contracts/{id}/suspend', 'GET /contracts/{id}/history', 'event handling (inbox)'];
     for (const name of routes) expect(seen.get(name) ?? 0, `${name} sent no command: is the watch attached?`).to.be.greaterThan(0);
     expect(violations, JSON.stringify(violations, null, 1)).to.deep.equal([]);
   });

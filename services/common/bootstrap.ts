@@ -88,9 +88,11 @@ export async function startService(definition: ServiceDefinition, env: NodeJS.Pr
   const reconcilers: Reconciler[] = [];
   try {
     await ensureIndexes(database.db, { ...inboxIndexes, ...outboxIndexes, ...idempotencyIndexes, ...definition.indexes });
-    const security: Record<string, SecurityHandler> = definition.issuesTokens
-      ? {}
-      : { bearerAuth: bearerJwt({ issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, ...jwksSource(config) }) };
+    // Bearer tokens are verified against the issuer's keys — for services whose spec has them
+    // (the issuer verifies with its own keys; a simulator with only an API key needs none).
+    const usesBearer = 'bearerAuth' in ((definition.spec as { components?: { securitySchemes?: object } }).components?.securitySchemes ?? {});
+    const security: Record<string, SecurityHandler> =
+      definition.issuesTokens || !usesBearer ? {} : { bearerAuth: bearerJwt({ issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, ...jwksSource(config) }) };
     const api = await definition.createApi({
       env,
       db: database.db,

@@ -23,7 +23,10 @@ for (const { svc, instance } of processes) {
       PORT: String(instance.port),
       // Locally every answer is checked against the spec too: a drift shows up as a 500 at once.
       VALIDATE_RESPONSES: 'true',
-      ...(svc.name === 'payment-gateway' ? { SIGNING_KEY: signingKey, ...LOCAL_OPERATOR } : { AUTH_JWKS_URL: ISSUER_JWKS_URL }),
+      ...(svc.name === 'payment-gateway'
+        ? // The banks call the gateway back when a pending charge settles.
+          { SIGNING_KEY: signingKey, ...LOCAL_OPERATOR, PAYMENTS_CALLBACK_BASE_URL: `http://127.0.0.1:${instance.port}` }
+        : { AUTH_JWKS_URL: ISSUER_JWKS_URL }),
       ...process.env,
       // What makes the instance itself (which bank it is) is not overridden by the environment.
       ...instance.env,

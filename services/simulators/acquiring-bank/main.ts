@@ -53,9 +53,4 @@ export const acquiringBankService: ServiceDefinition = {
   },
 };
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  // The runtime insists on a token issuer's keys for its bearer verification, which no operation
-  // of the bank uses: an empty key set stands in when none is configured.
-  if (!process.env.AUTH_JWKS_URL && !process.env.AUTH_JWKS && !process.env.AUTH_JWKS_FILE) process.env.AUTH_JWKS = '{"keys":[]}';
-  runMain(acquiringBankService);
-}
+if (process.argv[1] === fileURLToPath(import.meta.url)) runMain(acquiringBankService);
