@@ -8,7 +8,8 @@
 //                      depend on other merchants' payments; written before the payment (an entry
 //                      whose payment never appeared is skipped)
 //   payment_settlements `_id` pay_… — who settled a pending payment first (the bank's callback or
-//                      the reconciler): inserted once, so a payment settles once
+//                      the reconciler) and to what: inserted once, so a payment settles once, to
+//                      that outcome (a settler that died before writing it is finished by the next)
 //   payment_refunds    a sequenced log per payment: each refund reserves its amount when it is
 //                      appended (refused on the authoritative head when the payment's amount
 //                      would be exceeded, so concurrent refunds never over-refund) and releases
@@ -18,7 +19,7 @@
 // A payment owes `payment.succeeded` or `payment.failed`: its outbox marker is written first and
 // stays while the payment is pending — the reconciler reads those markers as its pending work.
 import type { Collection, Db } from 'mongodb';
-import { insertOnce, insertOrGet } from '../../common/data/insert-or-get.js';
+import { insertOrGet } from '../../common/data/insert-or-get.js';
 import type { PendingWork } from '../../common/data/pending-set.js';
 import { type LogEntry, SequencedLog } from '../../common/data/sequenced-log.js';
 import type { Outbox, OutboxSource } from '../../common/events/outbox.js';
@@ -50,6 +51,14 @@ export interface StoredPayment {
   statusHistory: StatusChange[];
   requestId?: string;
   correlationId?: string;
+}
+
+type Settlement = { status: 'succeeded' | 'failed'; reason?: FailureReason; bankChargeId?: string; at: string };
+
+/** Who settled a pending payment first, and how: the outcome every later settler applies too. */
+interface SettlementClaim extends Settlement {
+  _id: string;
+  by: string;
 }
 
 interface MerchantIndexEntry extends LogEntry {
@@ -105,7 +114,7 @@ const MAX_SCANNED_PER_PAGE = 1_000;
 
 export class PaymentsRepository {
   private readonly payments: Collection<StoredPayment>;
-  private readonly settlements: Collection<{ _id: string; status: PaymentStatus; by: string; at: string }>;
+  private readonly settlements: Collection<SettlementClaim>;
   private readonly refundRecords: Collection<StoredRefund>;
   readonly merchantIndex: SequencedLog<MerchantIndexEntry>;
   readonly refundLog: SequencedLog<RefundLogEntry>;
@@ -199,25 +208,31 @@ export class PaymentsRepository {
    * Records the bank's final answer on a payment the request itself is settling (it inserted the
    * payment and nobody else settles a payment that young).
    */
-  async settleByRequest(payment: StoredPayment, change: { status: 'succeeded' | 'failed'; reason?: FailureReason; bankChargeId?: string; at: string }): Promise<StoredPayment> {
+  async settleByRequest(payment: StoredPayment, change: Settlement): Promise<StoredPayment> {
     return this.applySettlement(payment, change);
   }
 
   /**
-   * Settles a pending payment from the bank's callback or the reconciler: the first settler
-   * (a unique insert) applies it; later ones find it settled. Returns the payment as it stands.
+   * Settles a pending payment from the bank's callback or the reconciler: the first settler's
+   * claim (a unique insert, holding its outcome) decides; it applies it, and later ones find it
+   * settled. A later settler that finds the claim but the payment still pending — the first died
+   * between its claim and its write, or is writing right now — applies the claimed outcome itself:
+   * the same write, so doing it twice changes nothing, and the payment never stays pending behind
+   * a claim. Returns the payment as it stands.
    */
-  async settle(paymentId: string, change: { status: 'succeeded' | 'failed'; reason?: FailureReason; bankChargeId?: string; at: string }, by: string): Promise<StoredPayment | undefined> {
+  async settle(paymentId: string, change: Settlement, by: string): Promise<StoredPayment | undefined> {
     const payment = await this.get(paymentId);
     if (!payment) return undefined;
     if (payment.status !== 'pending') return payment;
-    if (!(await insertOnce(this.settlements, { _id: paymentId, status: change.status, by, at: change.at }))) {
-      return (await this.get(paymentId)) ?? payment;
-    }
-    return this.applySettlement(payment, change);
+    const claim = await insertOrGet(this.settlements, { _id: paymentId, ...change, by });
+    if (claim.inserted) return this.applySettlement(payment, change);
+    const current = (await this.get(paymentId)) ?? payment;
+    if (current.status !== 'pending') return current;
+    const { status, reason, bankChargeId, at } = claim.doc;
+    return this.applySettlement(current, { status, ...(reason ? { reason } : {}), ...(bankChargeId ? { bankChargeId } : {}), at });
   }
 
-  private async applySettlement(payment: StoredPayment, change: { status: 'succeeded' | 'failed'; reason?: FailureReason; bankChargeId?: string; at: string }): Promise<StoredPayment> {
+  private async applySettlement(payment: StoredPayment, change: Settlement): Promise<StoredPayment> {
     const entry: StatusChange = { status: change.status, at: change.at, ...(change.reason ? { reason: change.reason } : {}) };
     const settled: StoredPayment = {
       ...payment,
