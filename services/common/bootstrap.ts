@@ -57,7 +57,7 @@ export interface ServiceDeps {
   /** Idempotent commands (POSTs with an Idempotency-Key): scoped, hashed, answers stored and replayed. */
   idempotency: IdempotentCommands;
   /** Declares a reconciler for a set of pending work; the runtime runs it every RECONCILE_INTERVAL_MS. */
-  reconcile(spec: { name: string; pending: PendingWork; settle: (id: string) => Promise<void> }): void;
+  reconcile(spec: { name: string; pending: PendingWork; settle: (id: string, now: Date) => Promise<void> }): void;
   onShutdown(hook: () => Promise<void>): void;
 }
 
@@ -108,8 +108,8 @@ export async function startService(definition: ServiceDefinition, env: NodeJS.Pr
           new Reconciler(database.db, {
             name,
             pending,
-            settle: async (id) => {
-              await settle(id);
+            settle: async (id, now) => {
+              await settle(id, now);
               relay.notify();
             },
             minAgeMs: config.RECONCILE_AFTER_MS,

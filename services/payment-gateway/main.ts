@@ -49,7 +49,7 @@ export const paymentGatewayService: ServiceDefinition = {
     });
     const payments = new PaymentsRepository(db, outbox);
     outbox.register(payments.outboxSources());
-    reconcile({ name: 'payments', pending: payments.pendingPayments(), settle: (id) => settlePendingPayment(id, payments, banks, log) });
+    reconcile({ name: 'payments', pending: payments.pendingPayments(), settle: (id, now) => settlePendingPayment(id, payments, banks, log, now) });
 
     const delegate = createPaymentGatewayDelegate({
       identity: { users, keys, settings, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, onChange: announce },

@@ -201,8 +201,8 @@ describe('Card payments: crashes and card data (integration)', function () {
       const reconciler = new Reconciler(db, {
         name: 'payments',
         pending: payments.pendingPayments(),
-        settle: async (id) => {
-          await settlePendingPayment(id, payments, banks, log);
+        settle: async (id, now) => {
+          await settlePendingPayment(id, payments, banks, log, now);
           if (ours.includes(id)) settled.push(id);
         },
         minAgeMs: RECONCILE_AFTER_MS,

@@ -103,7 +103,7 @@ describe('Card payments (integration)', function () {
       BANK_TIMEOUT_MS: '500',
       PAYMENTS_CALLBACK_BASE_URL: `http://127.0.0.1:${port}`,
       // Anything pending is looked at at once, every 100 ms: the tests poll for the outcome.
-      RECONCILE_AFTER_MS: '0',
+      RECONCILE_AFTER_MS: '0', // a charge the bank never received still waits 2 × BANK_TIMEOUT_MS before it fails
       RECONCILE_INTERVAL_MS: '100',
     });
     probe = await startEventProbe('payments-probe', ['payment.succeeded', 'payment.failed', 'payment.refunded']);

@@ -13,7 +13,8 @@ export interface ReconcilerOptions {
   /** Names the work in logs and leases (e.g. `wallet-transfers`). */
   name: string;
   pending: PendingWork;
-  settle: (id: string) => Promise<void>;
+  /** Drives one item to its end; `now` is the pass's clock (injected in tests). */
+  settle: (id: string, now: Date) => Promise<void>;
   minAgeMs: number;
   intervalMs: number;
   /** How long a lease holds an item (default: 4 intervals, at least 30 s). */
@@ -77,12 +78,15 @@ export class Reconciler {
       if (this.stopped) break;
       if (!(await insertOnce(this.leases, { _id: `${this.options.name}:${item._id}:${period}`, at: now }))) continue;
       try {
-        await this.options.settle(item._id);
+        await this.options.settle(item._id, now);
         settled++;
-        this.options.log.warn({ reconciler: this.options.name, item: item._id }, 'settled work left pending');
+        this.options.log.info({ reconciler: this.options.name, item: item._id }, 'looked at work left pending');
       } catch (err) {
         this.options.log.warn({ err, reconciler: this.options.name, item: item._id }, 'settling failed; trying again later');
       }
+      // Done with it for this pass: an item still pending (a bank still processing) is looked at
+      // again on the next pass, not a lease period later.
+      await this.leases.deleteOne({ _id: `${this.options.name}:${item._id}:${period}` });
     }
     // Leases of past periods hold nothing any more (a batch delete, not on a request's path).
     await this.leases.deleteMany({ at: { $lt: new Date(now.getTime() - 2 * leaseMs) } });

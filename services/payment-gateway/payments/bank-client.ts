@@ -40,6 +40,11 @@ export class Banks {
     }
   }
 
+  /** How long a call to a bank may take. */
+  get timeoutMs(): number {
+    return this.settings.timeoutMs;
+  }
+
   has(bank: string): boolean {
     return this.clients.has(bank);
   }

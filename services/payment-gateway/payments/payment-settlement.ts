@@ -8,12 +8,15 @@ import type { Logger } from 'pino';
 import type { Banks } from './bank-client.js';
 import type { PaymentsRepository } from './payments-repository.js';
 
-export async function settlePendingPayment(paymentId: string, payments: PaymentsRepository, banks: Banks, log: Logger): Promise<void> {
+export async function settlePendingPayment(paymentId: string, payments: PaymentsRepository, banks: Banks, log: Logger, now = new Date()): Promise<void> {
   const payment = await payments.get(paymentId);
   if (!payment || payment.status !== 'pending') return;
   const known = await banks.chargeStatus(payment.bank, paymentId);
-  const at = new Date().toISOString();
+  const at = now.toISOString();
   if (known.status === 'never-received') {
+    // Only a payment older than a bank call can have missed its bank: a younger one may have its
+    // charge on the wire right now (the request is still waiting for the answer).
+    if (now.getTime() - Date.parse(payment.createdAt) < 2 * banks.timeoutMs) return;
     await payments.settle(paymentId, { status: 'failed', reason: 'interrupted', at }, 'reconciler');
     log.warn({ paymentId }, 'payment never reached its bank; failed as interrupted');
     return;
