@@ -27,6 +27,14 @@ export function decodeCursor<T extends Record<string, string | number>>(cursor: 
   }
 }
 
+/**
+ * A page read down a sequenced log (services/common/data/sequenced-log.ts): `nextBeforeSeq` is
+ * where the next page starts, when more may follow; the cursor carries it.
+ */
+export function seqPage<T>(data: T[], nextBeforeSeq: number | undefined): Page<T> {
+  return { data, hasMore: nextBeforeSeq !== undefined, ...(nextBeforeSeq !== undefined ? { nextCursor: encodeCursor({ seq: nextBeforeSeq }) } : {}) };
+}
+
 /** Given `limit + 1` rows, the page and whether more follow. */
 export function toPage<Row, T>(rows: Row[], limit: number, map: (row: Row) => T, cursorOf: (row: Row) => Record<string, string | number>): Page<T> {
   const hasMore = rows.length > limit;

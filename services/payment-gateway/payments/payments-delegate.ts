@@ -8,7 +8,7 @@ import type { PaymentsDelegate, Schemas } from '../../../generated/payment-gatew
 import type { IdempotentCommands } from '../../common/data/idempotency.js';
 import type { AuthenticatedContext, RequestContext } from '../../common/http/context.js';
 import { problem } from '../../common/http/problem.js';
-import { decodeCursor, encodeCursor } from '../../common/pagination.js';
+import { decodeCursor, seqPage } from '../../common/pagination.js';
 import type { Banks } from './bank-client.js';
 import { type CardInput, cardSummary, paymentRequestProblems } from './card-rules.js';
 import type { CardVault } from './card-vault.js';
@@ -161,14 +161,7 @@ export function createPaymentsDelegate(deps: PaymentsDelegateDeps): PaymentsDele
         ...(after ? { beforeSeq: after.seq } : {}),
         limit,
       });
-      return {
-        status: 200,
-        body: {
-          data: await Promise.all(page.payments.map(withRefunds)),
-          hasMore: page.nextBeforeSeq !== undefined,
-          ...(page.nextBeforeSeq !== undefined ? { nextCursor: encodeCursor({ seq: page.nextBeforeSeq }) } : {}),
-        },
-      };
+      return { status: 200, body: seqPage(await Promise.all(page.payments.map(withRefunds)), page.nextBeforeSeq) };
     },
 
     async refundPayment({ path, headers, body }, ctx) {

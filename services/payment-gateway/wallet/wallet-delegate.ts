@@ -8,7 +8,7 @@ import { problem } from '../../common/http/problem.js';
 import type { IdempotentCommands } from '../../common/data/idempotency.js';
 import { requestHash } from '../../common/ids.js';
 import { isKnownCurrency } from '../../common/money.js';
-import { decodeCursor, encodeCursor } from '../../common/pagination.js';
+import { decodeCursor, seqPage } from '../../common/pagination.js';
 import { type LedgerEntry, type Party, type TransferRecord, type WalletRepository, legKey } from './wallet-repository.js';
 
 export interface WalletUser {
@@ -203,14 +203,7 @@ export function createWalletDelegate({ wallets, commands, users, onChange, now =
         ...(after ? { beforeSeq: after.seq } : {}),
         limit,
       });
-      return {
-        status: 200,
-        body: {
-          data: page.entries.map(toTransaction),
-          hasMore: page.nextBeforeSeq !== undefined,
-          ...(page.nextBeforeSeq !== undefined ? { nextCursor: encodeCursor({ seq: page.nextBeforeSeq }) } : {}),
-        },
-      };
+      return { status: 200, body: seqPage(page.entries.map(toTransaction), page.nextBeforeSeq) };
     },
   };
 }
