@@ -12,7 +12,7 @@ import type { Schemas } from '../../generated/payment-gateway/delegate.js';
 import spec from '../../generated/payment-gateway/spec.json' with { type: 'json' };
 import { type OpenApiSpec, createContractCheckingMiddleware } from '../../tools/contract-testing/index.js';
 import { type EventProbe, startEventProbe } from '../../tools/testing/event-probe.js';
-import { type TestService, startTestService, withMongo } from '../../tools/testing/service-harness.js';
+import { AMQP_PREFIX, type TestService, startTestService, testDatabaseName, withMongo } from '../../tools/testing/service-harness.js';
 import { type TokenIssuer, createTokenIssuer } from '../../tools/testing/tokens.js';
 import { acquiringBankService } from '../simulators/acquiring-bank/main.js';
 import { paymentGatewayService } from './main.js';
@@ -327,6 +327,62 @@ describe('Card payments (integration)', function () {
       expect((await post({ 'webhook-id': id, 'webhook-timestamp': String(Math.floor(stamp.getTime() / 1000)), 'webhook-signature': signature })).status).to.equal(204);
       const settled = await getPayment(merchantA.token, data!.id);
       expect(settled.data!.status).to.equal('succeeded');
+    });
+  });
+
+  describe('when the bank fails', () => {
+    it('leaves the payment pending, never 5xx, when the bank is down or answers garbage; settles it once the bank answers', async () => {
+      // A gateway of its own: piggy-bank answers garbage, acme-acquiring is not listening yet.
+      // Databases of their own: the services of this file keep theirs.
+      const own = (name: string) => `${testDatabaseName(name)}_bank_failures`;
+      const prefix = { AMQP_PREFIX: `${AMQP_PREFIX}_bank_failures` }; // and exchanges and queues of their own
+      const garbage = await startTestService(acquiringBankService, issuer, { ...prefix, MONGO_DB: own('garbage_bank'), BANK_NAME: 'piggy-bank', BANK_FAILURE_MODE: 'garbage', BANK_FAILURE_RATE: '1' });
+      const downPort = await freePort();
+      const other = await startTestService(paymentGatewayService, issuer, {
+        ...prefix,
+        MONGO_DB: own('gateway'),
+        ARGON2_MEMORY_KIB: '4096',
+        ARGON2_TIME_COST: '1',
+        ACQUIRING_BANKS: `piggy-bank=${garbage.url},acme-acquiring=http://127.0.0.1:${downPort}`,
+        BANK_TIMEOUT_MS: '500',
+        RECONCILE_AFTER_MS: '0',
+        RECONCILE_INTERVAL_MS: '100',
+      });
+      let revived: TestService | undefined;
+      try {
+        const api = createPaymentGatewayClient({ baseUrl: other.url, middleware: checked() });
+        const merchantOn = async (bank: 'piggy-bank' | 'acme-acquiring') => {
+          const email = `fail-${randomUUID().slice(0, 8)}@example.com`;
+          await api.POST('/auth/sign-up', {
+            body: { email, password: 'correct horse battery staple', firstName: 'F', lastName: 'Ail', phone: `+4477${randomInt(10_000_000, 99_999_999)}`, role: 'merchant', business: { name: 'F Ltd', acquiringBank: bank } },
+          });
+          return (await api.POST('/auth/sign-in', { body: { email, password: 'correct horse battery staple' } })).data!.accessToken;
+        };
+        const payOn = (token: string) =>
+          createPaymentGatewayClient({ baseUrl: other.url, token, middleware: checked() }).POST('/payments', {
+            params: { header: { 'Idempotency-Key': randomUUID() } },
+            body: { card: card(), amount: 1_000, currency: 'EUR', reference: 'order-fail' },
+          });
+        const garbled = await payOn(await merchantOn('piggy-bank'));
+        expect(garbled.response.status).to.equal(201);
+        expect(garbled.data!.status).to.equal('pending');
+        const downToken = await merchantOn('acme-acquiring');
+        const down = await payOn(downToken);
+        expect(down.response.status).to.equal(201);
+        expect(down.data!.status).to.equal('pending');
+        // The bank comes up (with no record of the charge it never received): the payment, now
+        // older than two bank calls, fails as interrupted — it is never charged again.
+        revived = await startTestService(acquiringBankService, issuer, { ...prefix, MONGO_DB: own('revived_bank'), BANK_NAME: 'acme-acquiring', PORT: String(downPort) });
+        const settled = await eventually(
+          () => createPaymentGatewayClient({ baseUrl: other.url, token: downToken }).GET('/payments/{paymentId}', { params: { path: { paymentId: down.data!.id } } }),
+          (r) => r.data!.status !== 'pending',
+          'payment of the revived bank',
+        );
+        expect(settled.data).to.deep.include({ status: 'failed', failureReason: 'interrupted' });
+      } finally {
+        for (const svc of [other, garbage, revived]) await svc?.stop();
+        for (const svc of [other, garbage, revived]) await svc?.drop();
+      }
     });
   });
 
