@@ -40,7 +40,24 @@ export interface LoadOptions {
  * connections, and a slow answer belongs in the latency figures, not in the errors.
  */
 export function parseLoadOptions(script: string, defaults: Partial<LoadOptions> = {}): LoadOptions {
+  return parseBenchOptions(script, defaults, {}).load;
+}
+
+/** A script's own string option besides the load options: its default and a placeholder for the usage line. */
+export interface ExtraOption {
+  default: string;
+  /** e.g. `list`, shown as `[--name list=default]`. */
+  meta: string;
+}
+
+/** parseLoadOptions, plus the script's own string options (`extra`), returned as given (the script checks them). */
+export function parseBenchOptions<K extends string>(
+  script: string,
+  defaults: Partial<LoadOptions>,
+  extra: Record<K, ExtraOption>,
+): { load: LoadOptions; extra: Record<K, string> } {
   const d: LoadOptions = { duration: 10, connections: 50, warmup: 2, timeout: 30, ...defaults };
+  const extraNames = Object.keys(extra) as K[];
   const { values } = parseArgs({
     options: {
       duration: { type: 'string', default: String(d.duration) },
@@ -48,11 +65,13 @@ export function parseLoadOptions(script: string, defaults: Partial<LoadOptions> 
       warmup: { type: 'string', default: String(d.warmup) },
       timeout: { type: 'string', default: String(d.timeout) },
       help: { type: 'boolean', default: false },
+      ...Object.fromEntries(extraNames.map((name) => [name, { type: 'string' as const, default: extra[name].default }])),
     },
   });
   if (values.help) {
+    const extras = extraNames.map((name) => ` [--${name} ${extra[name].meta}=${extra[name].default}]`).join('');
     console.log(
-      `usage: npx tsx ${script} [--duration seconds=${d.duration}] [--connections n=${d.connections}] [--warmup seconds=${d.warmup}] [--timeout seconds=${d.timeout}]`,
+      `usage: npx tsx ${script} [--duration seconds=${d.duration}] [--connections n=${d.connections}] [--warmup seconds=${d.warmup}] [--timeout seconds=${d.timeout}]${extras}`,
     );
     process.exit(0);
   }
@@ -61,11 +80,15 @@ export function parseLoadOptions(script: string, defaults: Partial<LoadOptions> 
     if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}, got ${value}`);
     return n;
   };
+  const given = values as Record<string, string | boolean | undefined>;
   return {
-    duration: int('duration', values.duration, 1),
-    connections: int('connections', values.connections, 1),
-    warmup: int('warmup', values.warmup, 0),
-    timeout: int('timeout', values.timeout, 1),
+    load: {
+      duration: int('duration', values.duration, 1),
+      connections: int('connections', values.connections, 1),
+      warmup: int('warmup', values.warmup, 0),
+      timeout: int('timeout', values.timeout, 1),
+    },
+    extra: Object.fromEntries(extraNames.map((name) => [name, String(given[name])])) as Record<K, string>,
   };
 }
 
@@ -304,6 +327,26 @@ export function pidListeningOn(port: number): number | undefined {
   return undefined;
 }
 
+/** The process behind MONGO_URL when it listens on this machine (locally FerretDB), so its CPU can be measured. */
+export function localDatabaseProcess(mongoUrl: string): { pid: number; exe: string } | undefined {
+  let url: URL;
+  try {
+    url = new URL(mongoUrl);
+  } catch {
+    return undefined; // e.g. several hosts
+  }
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) return undefined;
+  const pid = pidListeningOn(Number(url.port || 27017));
+  if (pid === undefined) return undefined;
+  let exe = 'unknown executable';
+  try {
+    exe = readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    // not ours to read
+  }
+  return { pid, exe };
+}
+
 function safeReaddir(path: string): string[] {
   try {
     return readdirSync(path);
@@ -318,13 +361,22 @@ function safeReaddir(path: string): string[] {
 export interface Route {
   name: string;
   server: RunningServer;
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PUT';
   path: string;
   headers?: Record<string, string>;
   body?: string;
   setupRequest?: (request: autocannon.Request) => autocannon.Request;
   /** The database server's process, when it runs on this machine (see pidListeningOn): its CPU is measured too. */
   databasePid?: number;
+  /**
+   * For a route too slow for a timed run (a list that reads a whole collection): this many
+   * requests instead of `options.duration` seconds, after `warmupRequests` (default 1) instead
+   * of `options.warmup` seconds; with its own `connections` and `timeout` when given.
+   */
+  amount?: number;
+  warmupRequests?: number;
+  connections?: number;
+  timeout?: number;
 }
 
 export interface RouteResult {
@@ -358,25 +410,28 @@ export async function loadRoute(route: Route, options: LoadOptions): Promise<Rou
     ...(route.body !== undefined ? { body: route.body } : {}),
     ...(route.setupRequest ? { setupRequest: route.setupRequest } : {}),
   };
-  const fire = (duration: number) =>
-    autocannon({ url: route.server.url, connections: options.connections, duration, timeout: options.timeout, requests: [request] });
+  const connections = route.connections ?? options.connections;
+  const timeout = route.timeout ?? options.timeout;
+  const fire = (length: { duration: number } | { amount: number }) =>
+    autocannon({ url: route.server.url, connections, ...length, timeout, requests: [request] });
   // autocannon drops its connections when time is up, but the server still finishes the requests
   // it had started (on a slow database, for up to the longest latency seen). Let them end before
   // the next run, so that one run's backlog is not measured as the next one's cost, and before
   // shutdown, so that no write is cut off.
-  const settle = (result: autocannon.Result) => sleep(Math.min(options.timeout * 1000, result.latency.max + 500));
+  const settle = (result: autocannon.Result) => sleep(Math.min(timeout * 1000, result.latency.max + 500));
 
   // A short unmeasured run first, so JIT warm-up and connection set-up stay out of the figures.
-  if (options.warmup > 0) {
-    const warm = await fire(options.warmup);
+  const warmup = route.amount !== undefined ? route.warmupRequests ?? 1 : options.warmup;
+  if (warmup > 0) {
+    const warm = await fire(route.amount !== undefined ? { amount: warmup } : { duration: warmup });
     if (warm.non2xx > 0 || warm.errors > 0) log(`  warm-up of ${route.name}: ${warm.non2xx} non-2xx, ${warm.errors} errors`);
     await settle(warm);
   }
-  log(`${route.name}: ${options.duration} s, ${options.connections} connections…`);
+  log(`${route.name}: ${route.amount !== undefined ? `${route.amount} requests` : `${options.duration} s`}, ${connections} connections…`);
   const cpuBefore = cpuSeconds(route.server.pid);
   const databaseBefore = cpuSeconds(route.databasePid);
   const machineBefore = machineBusySeconds();
-  const result = await fire(options.duration);
+  const result = await fire(route.amount !== undefined ? { amount: route.amount } : { duration: options.duration });
   const cpuAfter = cpuSeconds(route.server.pid);
   const databaseAfter = cpuSeconds(route.databasePid);
   const machineAfter = machineBusySeconds();
