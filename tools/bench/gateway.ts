@@ -114,7 +114,7 @@ async function main(): Promise<void> {
     log(`${USERS} users signed up and signed in; ${PAIRS} senders funded with ${FUNDING.toLocaleString('en-US')} each`);
     const failedSignIns = await measureFailedSignIns(gateway.url, users[0]!);
     log(`failed sign-ins one at a time (median of ${FAILED_SIGN_IN_ROUNDS}): wrong password ${ms(failedSignIns.wrongMs)} ms, unknown e-mail ${ms(failedSignIns.unknownMs)} ms`);
-    const entries = mongo.db(dbName).collection('wallet_entries');
+    const entries = mongo.db(dbName).collection('wallet_ledger');
 
     // 5. Load, one route at a time. Baseline first: every ratio is relative to it.
     const routes = gatewayRoutes(baseline, gateway, users).map((route) => ({
@@ -122,7 +122,7 @@ async function main(): Promise<void> {
       ...(databaseProcess ? { databasePid: databaseProcess.pid } : {}),
     }));
     const results: RouteResult[] = [];
-    /** wallet_entries (the ledger) before each authenticated run: FerretDB reads it whole. */
+    /** wallet_ledger entries before each authenticated run (reads are by _id: its size should not matter). */
     const ledgerBefore = new Map<string, number>();
     for (const route of routes) {
       if (SIGNED_IN.has(route.name)) {
@@ -422,7 +422,7 @@ function renderSection(input: SectionInput): string {
     `- Load: autocannon, ${options.connections} connections, ${options.duration} s per route after a ${options.warmup} s warm-up, one route at a time, ${options.timeout} s request timeout; each server in its own process`,
     `- Gateway settings: \`LOG_LEVEL=warn\`, \`VALIDATE_RESPONSES=false\` (production); passwords ${argon2Description} (the defaults of gateway-config.ts); sign-in limits raised to ${count(SIGN_IN_LIMIT)} per client and per account, since the limiter also counts attempts in flight and all the load comes from one address (sign-ups per client too)`,
     `- Data, all through the API: ${USERS} customers signed up; sign-in and \`GET /wallet\` rotate over them, with ES256 access tokens from the gateway's own sign-in. Transfers of 1, a new \`Idempotency-Key\` each: ${PAIRS} senders (funded with ${count(FUNDING)} each by one top-up) each paying its own recipient, then sender 0 alone paying the ${PAIRS} recipients in turn`,
-    `- Ledger (\`wallet_entries\`): ${count(ledgerBefore.get(ROUTE.wallet))} entries before \`GET /wallet\`, ${count(ledgerBefore.get(ROUTE.transfers))} before the pairs, ${count(ledgerBefore.get(ROUTE.oneSender))} before the single sender, ${count(ledgerAfter)} at the end (warm-ups write too)`,
+    `- Ledger (\`wallet_ledger\`): ${count(ledgerBefore.get(ROUTE.wallet))} entries before \`GET /wallet\`, ${count(ledgerBefore.get(ROUTE.transfers))} before the pairs, ${count(ledgerBefore.get(ROUTE.oneSender))} before the single sender, ${count(ledgerAfter)} at the end (warm-ups write too)`,
     `- Failed sign-ins before the load, one at a time, alternating (median of ${FAILED_SIGN_IN_ROUNDS} each): wrong password ${ms(failedSignIns.wrongMs)} ms, unknown e-mail ${ms(failedSignIns.unknownMs)} ms — an unknown e-mail is checked against a dummy hash, so the two should be close`,
     `- argon2id alone, in the benchmark process: hash ${ms(argon2.hashMicros / 1000)} ms, verify ${ms(argon2.verifyMicros / 1000)} ms one at a time; ceiling = ${argon2.threads} threads (cores, within libuv's pool) / verify = ${perSec(argon2.ceiling)} sign-ins/s; ${argon2.threads} verifies at a time measured ${perSec(argon2.parallelRate)}/s`,
     '',
