@@ -24,8 +24,7 @@ import { acquiringBankService } from './simulators/acquiring-bank/main.js';
 
 /** collection → why a filter other than `{_id}` is fine there. */
 const ALLOWED: Record<string, string> = {
-  outbox: 'the relay reads the pending markers whole: they are only what is not yet published',
-  wallet_transfers_pending: 'the reconciler reads the pending set whole: only transfers not yet settled',
+  outbox: 'the relay (and the reconcilers of transfers and payments) read the pending markers whole: only what is not yet published or settled',
   reconciler_leases: 'leases of past periods are deleted in a batch after each reconciler pass',
   signing_keys: 'the key chain (a few documents) is re-read every few minutes, not per request',
   sign_in_attempts: 'attempts older than the window are purged now and then (a batch delete)',

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { randomInt, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
+import type { Db } from 'mongodb';
 import { type CryptoKey, exportJWK, generateKeyPair } from 'jose';
 import { type PaymentGatewayClient, createPaymentGatewayClient } from '../../generated/payment-gateway/client.js';
 import type { Schemas } from '../../generated/payment-gateway/delegate.js';
@@ -20,6 +21,7 @@ import { idForIdempotencyKey, newId, requestHash } from '../common/ids.js';
 import { pino } from 'pino';
 import { commandIdFor } from '../common/data/idempotency.js';
 import { Reconciler } from '../common/data/reconciler.js';
+import { Outbox } from '../common/events/outbox.js';
 import { paymentGatewayService } from './main.js';
 import { type TransferRecord, WalletRepository } from './wallet/wallet-repository.js';
 
@@ -34,6 +36,14 @@ interface TestUser {
   firstName: string;
   lastName: string;
   token: string;
+}
+
+/** A wallet repository on the service's database, as main.ts builds it (its outbox holds pending transfers). */
+function walletsOn(db: Db): WalletRepository {
+  const outbox = new Outbox(db);
+  const wallets = new WalletRepository(db, outbox);
+  outbox.register(wallets.outboxSources());
+  return wallets;
 }
 
 describe('Wallet API (integration)', function () {
@@ -475,7 +485,7 @@ describe('Wallet API (integration)', function () {
       await fund(sender, 50);
       await withMongo(async (client) => {
         const db = client.db(svc.dbName);
-        const instances = Array.from({ length: 4 }, () => new WalletRepository(db));
+        const instances = Array.from({ length: 4 }, () => walletsOn(db));
         const now = () => new Date().toISOString();
         // As the transfer operation does before any money moves: the recipient's wallet takes the currency.
         await instances[0]!.open(recipient.id, CURRENCY, now());
@@ -671,7 +681,7 @@ describe('Wallet API (integration)', function () {
       const ours = new Set([afterDebit, beforeDebit]);
       const settleWith = (now: Date) =>
         withMongo(async (client) => {
-          const wallets = new WalletRepository(client.db(svc.dbName));
+          const wallets = walletsOn(client.db(svc.dbName));
           const settled: string[] = [];
           const reconciler = new Reconciler(client.db(svc.dbName), {
             name: 'wallet-transfers',

@@ -18,13 +18,13 @@
 // meet on the same seqs, so it is never appended twice.
 //
 // A transfer (`wallet_transfers`, `_id` derived from the caller and its Idempotency-Key) is
-// pending until its legs are written, then completed or failed. Pending ones are also listed in
-// `wallet_transfers_pending` (written first, removed when settled), which the reconciler reads:
-// recovery costs the number of pending transfers, not the number ever made. Events go through
-// the service's outbox (services/common/events/outbox.ts): a marker first, the state second.
+// pending until its legs are written, then completed or failed. Its `wallet.transfer-completed`
+// outbox marker (services/common/events/outbox.ts) is written first and waits while the transfer
+// is pending: those markers are the reconciler's pending work, so recovery costs the number of
+// pending transfers, not the number ever made, and no set of its own is written and cleared.
 import type { Collection, Db } from 'mongodb';
 import { insertOrGet } from '../../common/data/insert-or-get.js';
-import { PendingSet } from '../../common/data/pending-set.js';
+import type { PendingWork } from '../../common/data/pending-set.js';
 import { type LogEntry, SequencedLog } from '../../common/data/sequenced-log.js';
 import type { Outbox, OutboxSource } from '../../common/events/outbox.js';
 import { idForIdempotencyKey } from '../../common/ids.js';
@@ -97,7 +97,6 @@ export const walletIndexes: IndexPlan = {
   // Every hot read is by `_id`. For MongoDB in production, what lists and reports filter on:
   wallet_ledger: [{ key: { owner: 1, seq: -1 }, name: 'by_account' }],
   wallet_transfers: [{ key: { 'from.userId': 1, createdAt: -1 }, name: 'by_sender' }],
-  wallet_transfers_pending: [{ key: { at: 1 }, name: 'by_time' }],
   // wallet_accounts, wallet_legs: read by `_id` only.
 };
 
@@ -139,17 +138,18 @@ export class WalletRepository {
   private readonly accounts: Collection<WalletAccount>;
   private readonly legs: Collection<LegPointer>;
   private readonly transfers: Collection<TransferRecord>;
-  readonly pendingTransfers: PendingSet;
+  /** Transfers not yet settled: their `wallet.transfer-completed` markers, waiting in the outbox. */
+  readonly pendingTransfers: PendingWork;
 
   constructor(
     db: Db,
-    private readonly outbox?: Outbox,
+    private readonly outbox: Outbox,
   ) {
     this.ledger = new SequencedLog<LedgerEntry>(db, 'wallet_ledger');
     this.accounts = db.collection('wallet_accounts');
     this.legs = db.collection('wallet_legs');
     this.transfers = db.collection('wallet_transfers');
-    this.pendingTransfers = new PendingSet(db, 'wallet_transfers_pending');
+    this.pendingTransfers = outbox.pendingWork('wallet.transfer-completed');
   }
 
   /** Sequence collisions retried, for tests and measurements. */
@@ -251,7 +251,7 @@ export class WalletRepository {
   /** Credits a top-up, once per id: a second call with the same id returns the entry already there. */
   async topUp(input: { topUpId: string; accountId: string; amount: number; currency: string; requestHash: string; at: () => string; requestId?: string; correlationId?: string }): Promise<TopUpResult> {
     const legId = legKey(input.topUpId, 'credit');
-    await this.outbox?.add('wallet.topped-up', legId);
+    await this.outbox.add('wallet.topped-up', legId);
     const result = await this.applyLeg(legId, input.accountId, (head) => ({
       legId,
       type: 'top-up',
@@ -274,8 +274,7 @@ export class WalletRepository {
   async beginTransfer(transfer: Omit<TransferRecord, 'status'>): Promise<BeginTransferResult> {
     // Listed as pending and owed to the outbox before it exists: a crash right after leaves an
     // entry the reconciler and the relay clear (no record), never a transfer nobody settles.
-    await this.pendingTransfers.add(transfer._id);
-    await this.outbox?.add('wallet.transfer-completed', transfer._id);
+    await this.outbox.add('wallet.transfer-completed', transfer._id);
     const result = await insertOrGet(this.transfers, { ...transfer, status: 'pending' as const });
     return { created: result.inserted, transfer: result.doc };
   }
@@ -307,7 +306,6 @@ export class WalletRepository {
       // a refusal exclude each other, so no failure can be overwritten.
       await this.transfers.updateOne({ _id: transfer._id }, { $set: { status: 'completed', completedAt: at } });
     }
-    await this.pendingTransfers.remove(transfer._id);
   }
 
   /**
@@ -340,8 +338,8 @@ export class WalletRepository {
   async settle(transferId: string): Promise<void> {
     const transfer = await this.findTransfer(transferId);
     if (!transfer) {
-      // Listed, then the process died before the record was written: nothing to settle.
-      await this.pendingTransfers.remove(transferId);
+      // Listed, then the process died before the record was written: nothing to settle (the
+      // relay drops its marker once it is old enough).
       return;
     }
     const now = () => new Date().toISOString();
@@ -353,14 +351,12 @@ export class WalletRepository {
         await this.complete(transfer, now());
       } else await this.fail(transfer, outcome.reason, now());
     }
-    await this.pendingTransfers.remove(transferId);
   }
 
   private async fail(transfer: TransferRecord, reason: TransferFailure, at: string): Promise<void> {
     if (transfer.status === 'pending') {
       await this.transfers.updateOne({ _id: transfer._id }, { $set: { status: 'failed', failedAt: at, failureReason: reason } });
     }
-    await this.pendingTransfers.remove(transfer._id);
   }
 
   // ---------------------------------------------------------------------------------------------

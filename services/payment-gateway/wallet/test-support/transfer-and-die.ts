@@ -3,6 +3,7 @@
 // debit leg; then it SIGKILLs itself, so neither the credit nor the completion is ever written.
 //   env: MONGO_URL, WALLET_DB, WALLET_CURRENCY, TRANSFER (JSON: transferId, from, to, amount,
 //        requestHash), KILL_AT (before-debit | after-debit)
+import { Outbox } from '../../../common/events/outbox.js';
 import { connectMongo, ensureIndexes } from '../../../common/mongo.js';
 import { type Party, WalletRepository, walletIndexes } from '../wallet-repository.js';
 
@@ -20,7 +21,9 @@ if (killAt !== 'before-debit' && killAt !== 'after-debit') throw new Error(`KILL
 
 const database = await connectMongo(process.env.MONGO_URL!, process.env.WALLET_DB!);
 await ensureIndexes(database.db, walletIndexes);
-const wallets = new WalletRepository(database.db);
+const outbox = new Outbox(database.db);
+const wallets = new WalletRepository(database.db, outbox);
+outbox.register(wallets.outboxSources());
 const now = () => new Date().toISOString();
 const begun = await wallets.beginTransfer({
   _id: input.transferId,
