@@ -1,0 +1,1069 @@
+// HTTP benchmark of card payments (issue 9, item 8): the payment gateway charging cards at an
+// acquiring-bank simulator, against a bare Express baseline, with 1,000 and 100,000 payments stored.
+//
+//   npx tsx tools/bench/payments.ts [--duration 10] [--connections 50] [--warmup 2] [--timeout 30]
+//                                   [--scales 1000,100000]
+//
+// In one run it: measures in this process what request validation costs (express-openapi-validator's
+// request middleware on a POST /payments, with the runtime's options; the runtime has no switch to
+// turn it off in a running gateway) and which database writes one POST /payments makes (a gateway
+// and a bank started in this process, their commands watched through the driver's command
+// monitoring, as services/data-access-guard.test.ts does); starts the bank simulator (piggy-bank,
+// no added latency, its own database as in production), the gateway (production settings) and the
+// baseline, each in its own process; signs up and signs in merchants of piggy-bank and has them
+// make a few payments, all through the API; then for each scale grows the stored payments to that
+// many by inserting the difference directly (insertMany, 1,000 at a time, unordered) as the
+// repositories store them — payments of other merchants with their merchant-log entries and head
+// copies, idempotency records, and the bank's charges — and loads one route at a time with
+// autocannon: the baseline, GET /payments/{id}, GET /payments?limit=20, POST /payments (a new
+// Idempotency-Key each). It prints the tables, rewrites its section of docs/benchmarks.md and cleans
+// up (servers, exchanges and queues, databases), also on failure and Ctrl-C. It exits 1, leaving
+// the docs as they were, if any measured request failed.
+import { randomUUID } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+import express, { type RequestHandler } from 'express';
+import * as OpenApiValidator from 'express-openapi-validator';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import type { CommandStartedEvent, Db, MongoClient } from 'mongodb';
+import gatewaySpec from '../../generated/payment-gateway/spec.json' with { type: 'json' };
+import { startService } from '../../services/common/bootstrap.js';
+import { commandIdFor } from '../../services/common/data/idempotency.js';
+import { type HeadCopy, logKey } from '../../services/common/data/sequenced-log.js';
+import { idForIdempotencyKey, newId, requestHash } from '../../services/common/ids.js';
+import { commandWatchers } from '../../services/common/mongo.js';
+import { paymentGatewayService } from '../../services/payment-gateway/main.js';
+import { toApiPayment } from '../../services/payment-gateway/payments/payments-delegate.js';
+import type { StoredPayment } from '../../services/payment-gateway/payments/payments-repository.js';
+import { type StoredCharge, bankKey } from '../../services/simulators/acquiring-bank/acquiring-bank-repository.js';
+import { acquiringBankService } from '../../services/simulators/acquiring-bank/main.js';
+import { deleteTopology } from '../testing/service-harness.js';
+import {
+  Cleanup,
+  type LoadOptions,
+  type Route,
+  type RouteResult,
+  type RunningServer,
+  loadRoute,
+  localDatabaseProcess,
+  log,
+  micros,
+  ms,
+  openBenchDatabase,
+  parseBenchOptions,
+  perSec,
+  ratio,
+  redact,
+  reportFailures,
+  startBenchService,
+  startServer,
+} from './harness.js';
+import { type DatabaseInfo, machineDetails, writeDocSection } from './report.js';
+
+const SCRIPT = 'tools/bench/payments.ts';
+const COMMAND = 'make bench';
+const DEFAULTS: LoadOptions = { duration: 10, connections: 50, warmup: 2, timeout: 30 };
+const DEFAULT_SCALES = [1_000, 100_000];
+
+const BANK = 'piggy-bank';
+/** Merchants of the load, signed up through the API; the routes rotate over them. */
+const MERCHANTS = 5;
+/**
+ * Payments each load merchant makes through the API before the load (GET /payments/{id} rotates
+ * over them). 50: a list page reads its merchant's log 50 entries at a time, so with at least that
+ * many the list does the same work at every scale, whatever the POST load has added since.
+ */
+const PAYMENTS_PER_MERCHANT = 50;
+/** The seeded payments belong to this many other merchants (a merchant-payments log each). */
+const OTHER_MERCHANTS = 100;
+const SEED_BATCH = 1_000;
+/** As in gateway.ts: every sign-in comes from one address (set-up only here, but limits still count). */
+const SIGN_IN_LIMIT = 100_000;
+const PAN = '4242424242424242';
+const AMOUNT = 1_000;
+const CURRENCY = 'EUR';
+/** The issue's targets (issue 9), at 50 connections with 10,000 payments stored. */
+const TARGET = { postRate: 300, postP99: 100, getRate: 1_500, scale: 10_000, validationShare: 0.1 };
+
+interface Merchant {
+  email: string;
+  password: string;
+  id: string;
+  token: string;
+}
+
+interface Options {
+  load: LoadOptions;
+  scales: number[];
+  /** The flags as given, for the section's command line. */
+  argv: string[];
+}
+
+async function main(): Promise<void> {
+  const startedAt = Date.now();
+  // Other work on the machine skews the figures; the write-up records how busy it was before.
+  const loadBefore = os.loadavg()[0] ?? 0;
+  const othersRunning = otherBenchmarks();
+  const cleanup = new Cleanup();
+  cleanup.runOnSignals();
+
+  try {
+    const options = parseOptions();
+    if (othersRunning.length > 0) log(`other benchmarks running now: ${othersRunning.join(', ')} — the figures share the machine with them`);
+
+    // 1. The database (and, under the same name, the run's AMQP exchange and queues).
+    const db = await openBenchDatabase(cleanup);
+    const { mongo, mongoUrl, database, dbName } = db;
+    const databaseProcess = localDatabaseProcess(mongoUrl);
+    if (databaseProcess) log(`database process on this machine: ${databaseProcess.exe} (pid ${databaseProcess.pid}); its CPU is measured too`);
+
+    // 2. In this process, before any server runs: request validation alone, and one payment's writes.
+    log('request validation of POST /payments, in this process…');
+    const validation = await measureValidation();
+    log(`request validation ${validation.validationMicros.toFixed(1)} µs per request (chain ${validation.chainMicros.toFixed(1)} µs − matching ${validation.matchMicros.toFixed(1)} µs); the PaymentRequest schema alone (ajv) ${validation.ajvMicros.toFixed(1)} µs`);
+    log('database commands of one POST /payments (gateway and bank in this process)…');
+    const writes = await countPaymentWrites(mongo, mongoUrl, dbName, cleanup);
+    log(`one POST /payments: ${writes.requestWrites.length} writes during the request, ${writes.afterWrites.length} after it; ${writes.reads} reads`);
+
+    // 3. The bank, the baseline and the gateway, each in its own process. The bank keeps its books
+    // in a database of its own (as in production), dropped at the end like the gateway's.
+    const bankDbName = `${dbName}_bank`;
+    cleanup.add(() => dropDatabaseFully(mongo, bankDbName));
+    cleanup.add(() => deleteTopology(dbName, 'acquiring-bank'));
+    const bank = await startServer(
+      'acquiring-bank',
+      'services/simulators/acquiring-bank/main.ts',
+      {
+        MONGO_URL: mongoUrl,
+        MONGO_DB: bankDbName,
+        AMQP_PREFIX: dbName,
+        LOG_LEVEL: 'warn',
+        VALIDATE_RESPONSES: 'false',
+        SHUTDOWN_TIMEOUT_MS: '5000',
+        BANK_NAME: BANK,
+        BANK_LATENCY_MS: '0',
+      },
+      '/health/ready',
+    );
+    cleanup.add(() => bank.stop());
+    const baseline = await startServer('baseline', 'tools/bench/baseline-server.ts', {}, '/hello');
+    cleanup.add(() => baseline.stop());
+    const gateway = await startBenchService('payment-gateway', db, cleanup, {
+      ACQUIRING_BANKS: `${BANK}=${bank.url}`,
+      SIGN_IN_MAX_FAILURES_PER_CLIENT: String(SIGN_IN_LIMIT),
+      SIGN_IN_MAX_FAILURES_PER_ACCOUNT: String(SIGN_IN_LIMIT),
+      SIGN_UP_MAX_PER_CLIENT: String(SIGN_IN_LIMIT),
+    });
+
+    // 4. Merchants and their first payments, through the API.
+    const api = new GatewayApi(gateway.url);
+    const merchants = await signUpMerchants(api);
+    await signInAll(api, merchants);
+    const ownPayments = await makePayments(api, merchants);
+    log(`${MERCHANTS} merchants of ${BANK} signed up and signed in; ${ownPayments.length} payments made through the API`);
+
+    // 5. Per scale: grow the stored payments, then load one route at a time (baseline first).
+    const gatewayDb = mongo.db(dbName);
+    const bankDb = mongo.db(bankDbName);
+    const seeder = new Seeder(gatewayDb, bankDb);
+    const runs: ScaleRun[] = [];
+    for (const scale of options.scales) {
+      const stored = await gatewayDb.collection('payments').countDocuments();
+      const seedStarted = Date.now();
+      const seeded = await seeder.grow(scale - stored);
+      const seedSeconds = (Date.now() - seedStarted) / 1000;
+      log(`scale ${count(scale)}: seeded ${count(seeded)} payments of other merchants in ${seedSeconds.toFixed(0)} s`);
+      runs.push(await runScale({ scale, seeded, seedSeconds, options: options.load, api, merchants, ownPayments, baseline, gateway, bank, databasePid: databaseProcess?.pid, gatewayDb, bankDb }));
+    }
+
+    // 6. Report. Failed requests make the figures meaningless: say so, and keep the docs as they were.
+    const table = formatScaleTable(runs);
+    const growth = formatGrowthTable(runs);
+    console.log(`\n${table}\n\n${growth}\n`);
+    console.log(`${writesList(writes).join('\n')}\n`);
+    const all = runs.flatMap((run) => run.results.map((r) => r.result));
+    const idle = all.filter((r) => r.completed === 0);
+    for (const r of idle) console.error(`FAILED ${r.name}: no request completed within the run (raise --duration)`);
+    if (reportFailures(all).length > 0 || idle.length > 0) {
+      console.error('Requests failed, so these figures are not meaningful; docs/benchmarks.md is left unchanged.');
+      process.exitCode = 1;
+      return;
+    }
+    const section = renderSection({ options, database, databaseProcess, mongoUrl, runs, table, growth, validation, writes, loadBefore, othersRunning });
+    console.log(targetsText(runs, validation, options.load).join('\n'));
+    writeDocSection('payments', section);
+    log(`wrote docs/benchmarks.md (${Math.round((Date.now() - startedAt) / 1000)} s so far)`);
+  } catch (err) {
+    console.error(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exitCode = 1;
+  } finally {
+    // 7. Stop the servers, delete the exchanges and queues, drop the databases, disconnect.
+    await cleanup.run();
+  }
+}
+
+// --- options ----------------------------------------------------------------------------------
+
+/** harness's load options (`--duration --connections --warmup --timeout`) plus `--scales`. */
+function parseOptions(): Options {
+  const { load, extra } = parseBenchOptions(SCRIPT, DEFAULTS, { scales: { default: DEFAULT_SCALES.join(','), meta: 'list' } });
+  const scales = extra.scales.split(',').map((s) => Number(s.trim()));
+  if (scales.some((s) => !Number.isInteger(s) || s < 1)) throw new Error(`--scales must be positive integers, got ${extra.scales}`);
+  if (scales.some((s, i) => i > 0 && s <= scales[i - 1]!)) throw new Error(`--scales must grow: ${extra.scales}`);
+  const first = MERCHANTS * PAYMENTS_PER_MERCHANT;
+  if (scales[0]! < first) throw new Error(`--scales must start at ${first} or more (the load's merchants make ${first} payments first)`);
+  return { load, scales, argv: process.argv.slice(2) };
+}
+
+// --- load -------------------------------------------------------------------------------------
+
+const ROUTE = {
+  baseline: 'baseline GET /hello',
+  get: 'GET /payments/{id}',
+  list: 'GET /payments?limit=20',
+  post: 'POST /payments',
+} as const;
+type RouteName = (typeof ROUTE)[keyof typeof ROUTE];
+
+interface MeasuredRoute {
+  name: RouteName;
+  result: RouteResult;
+  /** Payments stored (all merchants) when the route's load started. */
+  storedBefore: number;
+}
+
+interface ScaleRun {
+  scale: number;
+  seeded: number;
+  seedSeconds: number;
+  results: MeasuredRoute[];
+  /** POST /payments: CPU of the bank simulator per charge it made (warm-up included), in µs. */
+  bankMicrosPerCharge?: number;
+  /** POST /payments: payments not `succeeded` after the load (pending: the bank did not answer in time). */
+  notSucceeded: number;
+  /** POST /payments: payments made by the route (warm-up included). */
+  made: number;
+}
+
+interface ScaleInput {
+  scale: number;
+  seeded: number;
+  seedSeconds: number;
+  options: LoadOptions;
+  api: GatewayApi;
+  merchants: Merchant[];
+  ownPayments: { merchant: number; id: string }[];
+  baseline: RunningServer;
+  gateway: RunningServer;
+  bank: RunningServer;
+  databasePid: number | undefined;
+  gatewayDb: Db;
+  bankDb: Db;
+}
+
+async function runScale(input: ScaleInput): Promise<ScaleRun> {
+  const { options, api, merchants, gatewayDb, bankDb, bank } = input;
+  const payments = gatewayDb.collection('payments');
+  const charges = bankDb.collection('charges');
+  const results: MeasuredRoute[] = [];
+  let bankMicrosPerCharge: number | undefined;
+  let made = 0;
+  let notSucceeded = 0;
+  for (const route of paymentRoutes(input)) {
+    // Fresh tokens (10 minutes) before each route, so no run meets an expired one.
+    if (route.name !== ROUTE.baseline) await signInAll(api, merchants);
+    const storedBefore = await payments.countDocuments();
+    const chargesBefore = route.name === ROUTE.post ? await charges.countDocuments() : 0;
+    const bankCpuBefore = cpuSeconds(bank.pid);
+    const result = await loadRoute(route, options);
+    if (route.name === ROUTE.post) {
+      const bankCpu = (cpuSeconds(bank.pid) ?? 0) - (bankCpuBefore ?? 0);
+      const chargesMade = (await charges.countDocuments()) - chargesBefore;
+      if (bankCpuBefore !== undefined && chargesMade > 0) bankMicrosPerCharge = (bankCpu * 1e6) / chargesMade;
+      made = (await payments.countDocuments()) - storedBefore;
+      notSucceeded = await payments.countDocuments({ status: { $ne: 'succeeded' } });
+    }
+    results.push({ name: route.name as RouteName, result, storedBefore });
+  }
+  return { scale: input.scale, seeded: input.seeded, seedSeconds: input.seedSeconds, results, ...(bankMicrosPerCharge !== undefined ? { bankMicrosPerCharge } : {}), made, notSucceeded };
+}
+
+/** The routes under load at one scale, in order. */
+function paymentRoutes({ baseline, gateway, merchants, ownPayments, databasePid }: ScaleInput): Route[] {
+  const bearer = (m: number) => `Bearer ${merchants[m]!.token}`;
+  const next = counter();
+  const withDb = (route: Route): Route => ({ ...route, ...(databasePid !== undefined ? { databasePid } : {}) });
+  return [
+    withDb({ name: ROUTE.baseline, server: baseline, method: 'GET', path: '/hello' }),
+    withDb({
+      // Each request reads a payment its merchant made, in turn.
+      name: ROUTE.get,
+      server: gateway,
+      method: 'GET',
+      path: `/payments/${ownPayments[0]!.id}`,
+      setupRequest: (request) => {
+        const { merchant, id } = ownPayments[next() % ownPayments.length]!;
+        return { ...request, path: `/payments/${id}`, headers: { ...request.headers, authorization: bearer(merchant) } };
+      },
+    }),
+    withDb({
+      name: ROUTE.list,
+      server: gateway,
+      method: 'GET',
+      path: '/payments?limit=20',
+      setupRequest: (request) => ({ ...request, headers: { ...request.headers, authorization: bearer(next() % MERCHANTS) } }),
+    }),
+    withDb({
+      // The same card and amount, a new Idempotency-Key (so a new payment) and reference each time.
+      name: ROUTE.post,
+      server: gateway,
+      method: 'POST',
+      path: '/payments',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(paymentBody('order-0')),
+      setupRequest: (request) => {
+        const n = next();
+        return {
+          ...request,
+          headers: { ...request.headers, authorization: bearer(n % MERCHANTS), 'idempotency-key': randomUUID() },
+          body: JSON.stringify(paymentBody(`order-${n}`)),
+        };
+      },
+    }),
+  ];
+}
+
+function paymentBody(reference: string) {
+  return {
+    card: { number: PAN, expiryMonth: 12, expiryYear: new Date().getUTCFullYear() + 3, cvv: '123', holderName: 'Ada Lovelace' },
+    amount: AMOUNT,
+    currency: CURRENCY,
+    reference,
+  };
+}
+
+/** 0, 1, 2, … on each call. */
+function counter(): () => number {
+  let n = 0;
+  return () => n++;
+}
+
+// --- merchants, through the API ---------------------------------------------------------------
+
+/** Calls to the gateway for set-up; any answer but a 2xx throws. */
+class GatewayApi {
+  constructor(private readonly baseUrl: string) {}
+
+  async call(method: 'GET' | 'POST', path: string, options: { token?: string; key?: string; body?: object } = {}): Promise<Record<string, unknown>> {
+    const res = await fetch(`${this.baseUrl}${path}`, {
+      method,
+      headers: {
+        ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(options.token !== undefined ? { authorization: `Bearer ${options.token}` } : {}),
+        ...(options.key !== undefined ? { 'idempotency-key': options.key } : {}),
+      },
+      ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+    });
+    const body = (await res.json()) as Record<string, unknown>;
+    if (res.status < 200 || res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${String(body.detail ?? '')}`);
+    return body;
+  }
+}
+
+async function signUpMerchants(api: GatewayApi): Promise<Merchant[]> {
+  const merchants: Merchant[] = Array.from({ length: MERCHANTS }, (_, i) => ({ email: `bench-shop-${i}@example.com`, password: `bench password ${i}`, id: '', token: '' }));
+  await inBatches(merchants, 4, async (merchant, i) => {
+    const body = await api.call('POST', '/auth/sign-up', {
+      body: {
+        email: merchant.email,
+        password: merchant.password,
+        firstName: 'Bench',
+        lastName: `Shop ${i}`,
+        phone: `+4477008${String(i).padStart(5, '0')}`,
+        role: 'merchant',
+        business: { name: `Bench Shop ${i} Ltd`, acquiringBank: BANK },
+      },
+    });
+    merchant.id = String(body.id);
+  });
+  return merchants;
+}
+
+async function signInAll(api: GatewayApi, merchants: Merchant[]): Promise<void> {
+  await inBatches(merchants, 4, async (merchant) => {
+    const tokens = await api.call('POST', '/auth/sign-in', { body: { email: merchant.email, password: merchant.password } });
+    if (typeof tokens.accessToken !== 'string') throw new Error(`sign-in of ${merchant.email} returned no access token`);
+    merchant.token = tokens.accessToken;
+  });
+}
+
+/** PAYMENTS_PER_MERCHANT payments per load merchant, all succeeded. */
+async function makePayments(api: GatewayApi, merchants: Merchant[]): Promise<{ merchant: number; id: string }[]> {
+  const jobs = merchants.flatMap((_, m) => Array.from({ length: PAYMENTS_PER_MERCHANT }, (__, i) => ({ m, i })));
+  const made: { merchant: number; id: string }[] = [];
+  await inBatches(jobs, 10, async ({ m, i }) => {
+    const payment = await api.call('POST', '/payments', { token: merchants[m]!.token, key: randomUUID(), body: paymentBody(`setup-${m}-${i}`) });
+    if (payment.status !== 'succeeded') throw new Error(`a set-up payment is ${String(payment.status)}, not succeeded`);
+    made.push({ merchant: m, id: String(payment.id) });
+  });
+  return made;
+}
+
+/** Runs `task` over `items`, `size` at a time. */
+async function inBatches<T>(items: T[], size: number, task: (item: T, index: number) => Promise<unknown>): Promise<void> {
+  for (let start = 0; start < items.length; start += size) {
+    await Promise.all(items.slice(start, start + size).map((item, i) => task(item, start + i)));
+  }
+}
+
+// --- seeding ----------------------------------------------------------------------------------
+
+interface MerchantIndexEntry {
+  _id: string;
+  owner: string;
+  seq: number;
+  paymentId: string;
+  createdAt: string;
+}
+
+/**
+ * Payments of OTHER_MERCHANTS other merchants, written as the gateway and the bank store them: the
+ * payment (its `_id` derived from the merchant and a key, as the idempotent command derives it),
+ * its entry in the merchant's payments log and the log's head copy, the idempotency record with
+ * the answer a retry would replay, and the bank's charge. The vault's `cards` are not seeded (the
+ * seeded payments name card ids that are not there; nothing on the measured routes reads them).
+ */
+class Seeder {
+  /** Seq of each other merchant's latest log entry. */
+  private readonly seqs = Array.from({ length: OTHER_MERCHANTS }, () => 0);
+  private readonly merchantIds = Array.from({ length: OTHER_MERCHANTS }, () => newId('usr'));
+  private written = 0;
+  /** When the first seeded payment was made: they are spread a second apart from there. */
+  private readonly epoch = Date.now() - 365 * 24 * 3600 * 1000;
+
+  constructor(
+    private readonly gatewayDb: Db,
+    private readonly bankDb: Db,
+  ) {}
+
+  /** Inserts `n` more payments (none when n ≤ 0), SEED_BATCH at a time; the head copies last. */
+  async grow(n: number): Promise<number> {
+    if (n <= 0) return 0;
+    for (let done = 0; done < n; done += SEED_BATCH) {
+      const size = Math.min(SEED_BATCH, n - done);
+      const batch = Array.from({ length: size }, () => this.next());
+      // One collection after the other in each database (one writer per SQLite file); the two
+      // databases at once.
+      await Promise.all([
+        (async () => {
+          await insertAll(this.gatewayDb, 'payments', batch.map((b) => b.payment));
+          await insertAll(this.gatewayDb, 'merchant_payments', batch.map((b) => b.entry));
+          await insertAll(this.gatewayDb, 'idempotency_keys', batch.map((b) => b.idempotency));
+        })(),
+        insertAll(this.bankDb, 'charges', batch.map((b) => b.charge)),
+      ]);
+      if ((done / SEED_BATCH) % 20 === 19) log(`  seeded ${count(done + size)} of ${count(n)}…`);
+    }
+    const heads = this.gatewayDb.collection<HeadCopy<MerchantIndexEntry>>('merchant_payments_heads');
+    for (const [m, owner] of this.merchantIds.entries()) {
+      const seq = this.seqs[m]!;
+      if (seq === 0) continue;
+      const entry = await this.gatewayDb.collection<MerchantIndexEntry>('merchant_payments').findOne({ _id: logKey(owner, seq) });
+      if (!entry) throw new Error(`seeded log entry ${logKey(owner, seq)} is missing`);
+      await heads.replaceOne({ _id: owner }, { seq, entry }, { upsert: true });
+    }
+    return n;
+  }
+
+  private next() {
+    const i = this.written++;
+    const m = i % OTHER_MERCHANTS;
+    const merchantId = this.merchantIds[m]!;
+    const seq = ++this.seqs[m]!;
+    const at = new Date(this.epoch + i * 1000);
+    const createdAt = at.toISOString();
+    const settledAt = new Date(at.getTime() + 150).toISOString();
+    const key = randomUUID();
+    const body = paymentBody(`seed-${i}`);
+    const id = commandIdFor('payment-gateway', 'pay', { operation: 'createPayment', principal: merchantId, key });
+    const bankChargeId = idForIdempotencyKey(`chg_${BANK}`, BANK, id);
+    const payment: StoredPayment = {
+      _id: id,
+      merchantId,
+      bank: BANK,
+      status: 'succeeded',
+      amount: 100 + (i % 50_000),
+      currency: CURRENCY,
+      reference: `seed-${i}`,
+      card: { brand: 'visa', bin: '424242', last4: '4242', expiryMonth: body.card.expiryMonth, expiryYear: body.card.expiryYear },
+      cardId: `card_seed${String(i % 5_000).padStart(27, '0')}`,
+      bankChargeId,
+      createdAt,
+      updatedAt: settledAt,
+      statusHistory: [
+        { status: 'pending', at: createdAt },
+        { status: 'succeeded', at: settledAt },
+      ],
+      requestId: randomUUID(),
+      correlationId: randomUUID(),
+    };
+    const entry: MerchantIndexEntry = { _id: logKey(merchantId, seq), owner: merchantId, seq, paymentId: id, createdAt };
+    const idempotency = {
+      _id: id,
+      requestHash: requestHash({ ...body, amount: payment.amount }),
+      state: 'completed' as const,
+      answer: { status: 201, headers: { location: `/payments/${id}` }, body: toApiPayment(payment, 0) },
+      at,
+    };
+    const charge: StoredCharge = {
+      _id: bankKey(BANK, id),
+      bank: BANK,
+      reference: id,
+      bankChargeId,
+      merchantId,
+      status: '0',
+      amount: payment.amount,
+      currency: CURRENCY,
+      card: { last4: '4242' },
+      createdAt,
+      settledAt: createdAt,
+    };
+    return { payment, entry, idempotency, charge };
+  }
+}
+
+async function insertAll(db: Db, collection: string, docs: object[]): Promise<void> {
+  if (docs.length > 0) await db.collection(collection).insertMany(docs as never[], { ordered: false });
+}
+
+// --- request validation -----------------------------------------------------------------------
+
+interface ValidationCost {
+  /** The validator's whole chain (matching, then request validation) per request, µs. */
+  chainMicros: number;
+  /** Its matching middleware alone (what routing needs whether or not requests are validated), µs. */
+  matchMicros: number;
+  /** chain − matching: request validation (headers, query and body of POST /payments), µs. */
+  validationMicros: number;
+  /** The compiled PaymentRequest JSON Schema alone (ajv 2020, formats), on the same body, µs. */
+  ajvMicros: number;
+  rounds: number;
+  perRound: number;
+}
+
+/**
+ * What request validation costs a POST /payments. The runtime (services/common/http/operation-
+ * router.ts) has no switch to turn it off, so it is measured here, in this process: an Express app
+ * runs express-openapi-validator's middleware with the runtime's options on a POST /payments whose
+ * body is already parsed (as express.json leaves it), once with the whole chain and once with only
+ * the matching middleware the runtime needs anyway; the difference is the validation. Alternating
+ * rounds, medians. Checked first: the whole chain refuses a bad body and matching alone lets it by.
+ */
+async function measureValidation(): Promise<ValidationCost> {
+  const validator = OpenApiValidator.middleware({
+    // The options of operation-router.ts (responses are not validated in production).
+    apiSpec: structuredClone(gatewaySpec) as never,
+    validateRequests: { allowUnknownQueryParameters: false, removeAdditional: false, allErrors: true },
+    validateResponses: false,
+    validateSecurity: false,
+    validateFormats: true,
+    ignoreUndocumented: false,
+  }) as unknown as RequestHandler[];
+  const matching = validator.slice(0, 2); // pathParamsMiddleware, metadataMiddleware (as operation-router.ts splits it)
+  const good = paymentBody('order-1');
+
+  type Done = (err: unknown) => void;
+  const appWith = (chain: RequestHandler[]) => {
+    const app = express();
+    // As operation-router.ts: req.query made a plain property; the body as express.json leaves it.
+    app.use((req, _res, next) => {
+      Object.defineProperty(req, 'query', { value: { ...req.query }, writable: true, configurable: true, enumerable: true });
+      next();
+    });
+    app.use(chain);
+    app.use((_req, res) => (res.locals.done as Done)(undefined));
+    app.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => (res.locals.done as Done)(err ?? new Error('error')));
+    return app as unknown as { handle(req: object, res: object, next: (err?: unknown) => void): void };
+  };
+  const send = (app: ReturnType<typeof appWith>, body: unknown) =>
+    new Promise<void>((resolve, reject) => {
+      const req = {
+        method: 'POST',
+        url: '/payments',
+        headers: { host: '127.0.0.1', 'content-type': 'application/json', 'content-length': '180', authorization: 'Bearer x', 'idempotency-key': '7f9c2ba4-e88f-4a0e-9b3e-1b2d7c4e5f60' },
+        body,
+        socket: {},
+      };
+      const res = { locals: { done: (err: unknown) => (err ? reject(err as Error) : resolve()) }, setHeader() {}, getHeader() {} };
+      app.handle(req, res, (err) => reject(err instanceof Error ? err : new Error('no middleware answered')));
+    });
+
+  const full = appWith(validator);
+  const matchOnly = appWith(matching);
+  const bad = { ...good, amount: 'ten' };
+  const refused = await send(full, bad).then(
+    () => false,
+    (err: { status?: number }) => err.status === 400,
+  );
+  if (!refused) throw new Error('express-openapi-validator did not refuse a POST /payments body with a string amount: the validation measured would not be the runtime’s');
+  await send(matchOnly, bad); // matching alone lets it by
+  await send(full, good);
+
+  const rounds = 9;
+  const perRound = 2_000;
+  const time = async (app: ReturnType<typeof appWith>) => {
+    const started = process.hrtime.bigint();
+    for (let i = 0; i < perRound; i++) await send(app, good);
+    return Number(process.hrtime.bigint() - started) / 1e3 / perRound;
+  };
+  for (let i = 0; i < 2; i++) {
+    await time(full);
+    await time(matchOnly);
+  }
+  const chain: number[] = [];
+  const match: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    chain.push(await time(full));
+    match.push(await time(matchOnly));
+  }
+
+  // The schema alone, compiled by ajv as run.ts does for contracts.
+  const ajv = new Ajv2020({ strict: false, allErrors: true, validateSchema: false });
+  addFormatsModule.default(ajv);
+  const specId = 'https://payspec.invalid/bench/payment-gateway.json';
+  ajv.addSchema({ ...gatewaySpec, $id: specId });
+  const validate = ajv.compile({ $ref: `${specId}#/components/schemas/PaymentRequest` });
+  if (!validate(good)) throw new Error(`the benchmark's payment body does not match the spec: ${ajv.errorsText(validate.errors)}`);
+  for (let i = 0; i < 20_000; i++) validate(good);
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < 100_000; i++) validate(good);
+  const ajvMicros = Number(process.hrtime.bigint() - started) / 1e3 / 100_000;
+
+  const chainMicros = median(chain);
+  const matchMicros = median(match);
+  return { chainMicros, matchMicros, validationMicros: Math.max(0, chainMicros - matchMicros), ajvMicros, rounds, perRound };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+// --- database writes of one payment ------------------------------------------------------------
+
+interface Command {
+  service: 'gateway' | 'bank';
+  name: string;
+  collection: string;
+  /** Documents inserted, or updates/deletes sent. */
+  n: number;
+  upsert?: boolean;
+  /** A find whose filter is `{ _id: <string> }` alone (data-access-guard's rule). */
+  byId?: boolean;
+}
+
+interface PaymentWrites {
+  /** Writes from sending the request to its answer, in order. */
+  requestWrites: Command[];
+  /** Writes in the 2 s after the answer (the outbox relay). */
+  afterWrites: Command[];
+  /** Finds during the request, per `<service> <collection>`. */
+  readsByCollection: Map<string, number>;
+  reads: number;
+  /** Finds during the request whose filter is not `_id` alone, per `<service> <collection>`. */
+  otherReads: Map<string, number>;
+}
+
+const WRITE_COMMANDS = new Set(['insert', 'update', 'delete', 'findAndModify']);
+
+/**
+ * One payment's database commands: a gateway and a bank started in this process (their clients
+ * report commands while a watcher is registered, as in data-access-guard.test.ts), in databases
+ * and under an AMQP prefix of their own. A merchant signs up and pays once to warm up (its
+ * payments log, the card in the vault); the second payment, with the same card as the load's, is
+ * the one recorded, and the 2 s after its answer.
+ */
+async function countPaymentWrites(mongo: MongoClient, mongoUrl: string, dbName: string, cleanup: Cleanup): Promise<PaymentWrites> {
+  const names = { gateway: `${dbName}_w_gateway`, bank: `${dbName}_w_bank` };
+  const prefix = `${dbName}_w`;
+  const serviceOf = new Map<string, 'gateway' | 'bank'>([
+    [names.gateway, 'gateway'],
+    [names.bank, 'bank'],
+  ]);
+  let recording: Command[] | undefined;
+  const watch = (event: CommandStartedEvent) => {
+    const service = serviceOf.get(event.databaseName);
+    if (!recording || !service) return;
+    const command = event.command;
+    const collection = String(command[event.commandName]);
+    const first = (list: unknown) => (Array.isArray(list) && list.length > 0 ? (list[0] as Record<string, unknown>) : undefined);
+    let n = 1;
+    let upsert: boolean | undefined;
+    let byId: boolean | undefined;
+    if (event.commandName === 'insert') n = (command.documents as unknown[]).length;
+    else if (event.commandName === 'update') {
+      n = (command.updates as unknown[]).length;
+      upsert = (first(command.updates) as { upsert?: boolean } | undefined)?.upsert === true;
+    } else if (event.commandName === 'delete') n = (command.deletes as unknown[]).length;
+    else if (event.commandName === 'find') {
+      const filter = (command.filter ?? {}) as Record<string, unknown>;
+      byId = Object.keys(filter).length === 1 && typeof filter._id === 'string';
+    }
+    recording.push({ service, name: event.commandName, collection, n, ...(upsert ? { upsert } : {}), ...(byId !== undefined ? { byId } : {}) });
+  };
+
+  cleanup.add(() => dropDatabaseFully(mongo, names.bank));
+  cleanup.add(() => dropDatabaseFully(mongo, names.gateway));
+  cleanup.add(() => deleteTopology(prefix, 'acquiring-bank'));
+  cleanup.add(() => deleteTopology(prefix, 'payment-gateway'));
+  commandWatchers.add(watch);
+  const common = {
+    MONGO_URL: mongoUrl,
+    ...(process.env.AMQP_URL ? { AMQP_URL: process.env.AMQP_URL } : {}),
+    AMQP_PREFIX: prefix,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'silent',
+    VALIDATE_RESPONSES: 'false',
+    SHUTDOWN_TIMEOUT_MS: '5000',
+    // No reconciler pass in the recorded window (nothing is left pending anyway).
+    RECONCILE_INTERVAL_MS: '3600000',
+  };
+  const bank = await startService(acquiringBankService, { ...common, MONGO_DB: names.bank, BANK_NAME: BANK, BANK_LATENCY_MS: '0' });
+  try {
+    const gateway = await startService(paymentGatewayService, {
+      ...common,
+      MONGO_DB: names.gateway,
+      ACQUIRING_BANKS: `${BANK}=${bank.url}`,
+      // Only this one sign-up is hashed: cheap parameters, nothing measured depends on them.
+      ARGON2_MEMORY_KIB: '4096',
+      ARGON2_TIME_COST: '1',
+    });
+    try {
+      const api = new GatewayApi(gateway.url);
+      const [merchant] = await signUpMerchants(api);
+      await signInAll(api, [merchant!]);
+      const pay = (reference: string) => api.call('POST', '/payments', { token: merchant!.token, key: randomUUID(), body: paymentBody(reference) });
+      await pay('warm-up');
+      await new Promise((resolve) => setTimeout(resolve, 1_500)); // the relay publishes and deletes its marker
+
+      recording = [];
+      const answer = await pay('recorded');
+      const during = recording;
+      recording = [];
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      const after = recording;
+      recording = undefined;
+      if (answer.status !== 'succeeded') throw new Error(`the recorded payment is ${String(answer.status)}, not succeeded`);
+
+      const tally = (list: Command[]) => {
+        const counts = new Map<string, number>();
+        for (const c of list) counts.set(`${c.service} ${c.collection}`, (counts.get(`${c.service} ${c.collection}`) ?? 0) + 1);
+        return counts;
+      };
+      const finds = during.filter((c) => c.name === 'find');
+      return {
+        requestWrites: during.filter((c) => WRITE_COMMANDS.has(c.name)),
+        afterWrites: after.filter((c) => WRITE_COMMANDS.has(c.name)),
+        readsByCollection: tally(finds),
+        reads: finds.length,
+        otherReads: tally(finds.filter((c) => !c.byId)),
+      };
+    } finally {
+      await gateway.stop();
+    }
+  } finally {
+    await bank.stop();
+    commandWatchers.delete(watch);
+  }
+}
+
+/** Markdown lines describing the writes, in order. */
+function writesList(writes: PaymentWrites): string[] {
+  const what: Record<string, string> = {
+    'gateway idempotency_keys insert': 'the Idempotency-Key claimed (`started`)',
+    'gateway cards insert': 'the card into the vault (a card it did not hold yet)',
+    'gateway outbox insert': 'the outbox marker the payment owes (`payment.settled`)',
+    'gateway merchant_payments insert': "the entry in the merchant's payments log",
+    'gateway merchant_payments_heads update': "the log's head copy (upsert; skipped by an append while another for the same merchant is queued)",
+    'gateway payments insert': 'the payment, `pending`',
+    'bank charges insert': "the bank simulator's charge (its own database)",
+    'gateway payments update': "the payment `succeeded` with the bank's answer (replaceOne)",
+    'gateway idempotency_keys update': 'the Idempotency-Key `completed` with the answer to replay',
+    'gateway outbox delete': 'the outbox marker, once `payment.succeeded` is published (outbox relay)',
+  };
+  const line = (c: Command, i: number) => {
+    const key = `${c.service} ${c.collection} ${c.name}`;
+    const note = what[key] ? ` — ${what[key]}` : '';
+    return `${i + 1}. ${c.service} \`${c.collection}\` ${c.name}${c.n > 1 ? ` ×${c.n}` : ''}${note}`;
+  };
+  const perService = (list: Command[], service: string) => list.filter((c) => c.service === service).length;
+  const { requestWrites, afterWrites } = writes;
+  const list = (counts: Map<string, number>) => [...counts.entries()].map(([k, n]) => `${k} ${n}`).join(', ');
+  const others = [...writes.otherReads.values()].reduce((a, b) => a + b, 0);
+  const vaultWrite = requestWrites.some((c) => c.collection === 'cards');
+  return [
+    `During the request (${requestWrites.length} writes: gateway ${perService(requestWrites, 'gateway')}, bank ${perService(requestWrites, 'bank')}; the outbox relay runs beside the request, so its writes may fall in either window):`,
+    '',
+    ...requestWrites.map(line),
+    '',
+    afterWrites.length > 0 ? `After the answer (${afterWrites.length}):` : 'After the answer: none.',
+    ...(afterWrites.length > 0 ? ['', ...afterWrites.map((c, i) => line(c, requestWrites.length + i))] : []),
+    '',
+    `Reads meanwhile: ${writes.reads} (${list(writes.readsByCollection)}), ` +
+      (others === 0 ? 'all by `_id` alone.' : `all by \`_id\` alone but ${others} (${list(writes.otherReads)}: the outbox relay reads its pending markers whole).`) +
+      (vaultWrite ? '' : ' The vault already held the card (the load pays with one card throughout), so it was read, not written; a card it does not hold adds one `cards` insert.'),
+  ];
+}
+
+// --- processes, databases -----------------------------------------------------------------------
+
+/** User + system CPU seconds of a process so far, from /proc (Linux); undefined elsewhere. */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ: 100 on Linux
+  } catch {
+    return undefined;
+  }
+}
+
+/** Other benchmark scripts of this repository running now (`name (pid)`), from /proc. */
+function otherBenchmarks(): string[] {
+  const found = new Map<string, number[]>();
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return [];
+  }
+  for (const pid of pids) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      // The node process itself (not npm's or the shell's wrapper around it).
+      if (!/(^|\/)node$/.test(cmdline[0] ?? '')) continue;
+      const script = cmdline.map((arg) => /(?:^|\/)(tools\/bench\/[a-z-]+\.ts)$/.exec(arg)?.[1]).find(Boolean);
+      if (!script || script === SCRIPT) continue;
+      found.set(script, [...(found.get(script) ?? []), Number(pid)]);
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return [...found.entries()].map(([script, list]) => `${script} (pid ${list.join(', ')})`);
+}
+
+/** Drops a database, and again if it comes back (FerretDB still runs what a client sent before it went away). */
+async function dropDatabaseFully(mongo: MongoClient, name: string): Promise<void> {
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    await mongo.db(name).dropDatabase();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const { databases } = await mongo.db('admin').admin().listDatabases({ nameOnly: true });
+    if (!databases.some((db) => db.name === name)) {
+      log(`dropped database ${name}`);
+      return;
+    }
+  }
+  console.error(`database ${name} keeps coming back after dropDatabase; drop it by hand`);
+}
+
+// --- report -----------------------------------------------------------------------------------
+
+const count = (n: number) => n.toLocaleString('en-US');
+const scaleName = (n: number) => (n >= 1_000 && n % 1_000 === 0 ? `${count(n / 1_000)}k` : count(n));
+const cores = (n: number | undefined) => (n === undefined ? '?' : n.toFixed(2));
+
+/** Markdown table padded for the terminal too; right-aligned numbers. */
+function markdownTable(header: string[], rows: string[][], leftColumns = 1): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const numeric = (i: number) => i >= leftColumns;
+  const line = (cells: string[]) => `| ${cells.map((c, i) => (numeric(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (numeric(i) ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
+  return [line(header), rule, ...rows.map(line)].join('\n');
+}
+
+/** Every route at every scale, each next to the baseline measured at that scale. */
+function formatScaleTable(runs: ScaleRun[]): string {
+  const header = ['stored', 'route', 'payments before', 'req/s (mean)', 'p50 ms', 'p99 ms', 'non-2xx', 'errors/timeouts', 'vs baseline', 'gateway CPU µs/req', 'gateway cores busy', 'database cores busy', 'machine cores busy'];
+  const rows = runs.flatMap((run) => {
+    const baseline = run.results.find((r) => r.name === ROUTE.baseline)?.result.reqPerSec ?? 0;
+    return run.results.map(({ name, result: r, storedBefore }) => [
+      scaleName(run.scale),
+      `\`${name}\``,
+      name === ROUTE.baseline ? '' : count(storedBefore),
+      perSec(r.reqPerSec),
+      ms(r.p50),
+      ms(r.p99),
+      String(r.non2xx),
+      `${r.errors}/${r.timeouts}`,
+      ratio(r.reqPerSec, baseline),
+      micros(r.serverCpuMicros),
+      cores(r.serverCores),
+      cores(r.databaseCores),
+      cores(r.machineCores),
+    ]);
+  });
+  return markdownTable(header, rows, 2);
+}
+
+/** p50 and req/s of each gateway route at the largest scale over the smallest. */
+function formatGrowthTable(runs: ScaleRun[]): string {
+  const first = runs[0]!;
+  const last = runs[runs.length - 1]!;
+  const a = scaleName(first.scale);
+  const b = scaleName(last.scale);
+  const header = ['route', `p50 ms @${a}`, `p50 ms @${b}`, `p50 @${b} / p50 @${a}`, `req/s @${a}`, `req/s @${b}`, `req/s @${b} / @${a}`];
+  const rows = [ROUTE.baseline, ROUTE.get, ROUTE.list, ROUTE.post].map((name) => {
+    const x = first.results.find((r) => r.name === name)!.result;
+    const y = last.results.find((r) => r.name === name)!.result;
+    return [`\`${name}\``, ms(x.p50), ms(y.p50), ratio(y.p50, x.p50), perSec(x.reqPerSec), perSec(y.reqPerSec), ratio(y.reqPerSec, x.reqPerSec)];
+  });
+  return markdownTable(header, rows);
+}
+
+interface SectionInput {
+  options: Options;
+  database: DatabaseInfo;
+  databaseProcess: { pid: number; exe: string } | undefined;
+  mongoUrl: string;
+  runs: ScaleRun[];
+  table: string;
+  growth: string;
+  validation: ValidationCost;
+  writes: PaymentWrites;
+  loadBefore: number;
+  othersRunning: string[];
+}
+
+function renderSection(input: SectionInput): string {
+  const { options, database, databaseProcess, mongoUrl, runs, table, growth, validation, writes, loadBefore, othersRunning } = input;
+  const { load } = options;
+  const amqpHost = new URL(process.env.AMQP_URL ?? 'amqp://127.0.0.1:5672').host;
+  const flags = options.argv.length > 0 ? ` ${options.argv.join(' ')}` : '';
+  const post = (run: ScaleRun) => run.results.find((r) => r.name === ROUTE.post)!;
+  const seeding = runs.map((run) => `${scaleName(run.scale)}: ${count(run.seeded)} inserted in ${run.seedSeconds.toFixed(0)} s`).join('; ');
+  const made = runs.map((run) => `${count(run.made)} at ${scaleName(run.scale)} (${count(run.notSucceeded)} stored payments not \`succeeded\` afterwards)`).join(', ');
+  return [
+    '## HTTP: card payments (payment gateway and acquiring-bank simulator) against bare Express',
+    '',
+    `Written by \`${COMMAND}\` (\`npx tsx ${SCRIPT}${flags}\`; flags \`--duration N --connections N --warmup N --timeout N --scales N,N\`). Do not edit between the markers: the next run replaces it.`,
+    '',
+    `- Date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
+    ...machineDetails(loadBefore),
+    `- Other benchmarks running when this one started: ${othersRunning.length > 0 ? `**${othersRunning.join(', ')}** — the figures shared the machine with it` : 'none'}`,
+    `- Database: ${database.description} at \`${redact(mongoUrl)}\`${databaseProcess ? ` (process \`${databaseProcess.exe}\` on this machine; its CPU is the "database cores busy")` : ''}: a fresh \`bench_*\` database for the gateway and another (\`…_bank\`) for the bank simulator, as each service owns its database in production; the gateway's database name is also the AMQP prefix of the run's exchange and queues (RabbitMQ at ${amqpHost}); all deleted at the end`,
+    `- Servers, each in its own process: the payment gateway (\`LOG_LEVEL=warn\`, \`VALIDATE_RESPONSES=false\` as in production, \`ACQUIRING_BANKS\` pointing at the simulator, sign-in and sign-up limits raised to ${count(SIGN_IN_LIMIT)} since all set-up comes from one address), the acquiring-bank simulator (\`BANK_NAME=${BANK}\`, \`BANK_LATENCY_MS=0\`, \`LOG_LEVEL=warn\`) and the bare Express baseline`,
+    `- Load: autocannon, ${load.connections} connections, ${load.duration} s per route after a ${load.warmup} s warm-up, one route at a time, ${load.timeout} s request timeout; the baseline again at each scale`,
+    `- Merchants, through the API: ${MERCHANTS} merchants of ${BANK} signed up and signed in (fresh ES256 tokens before each route), each making ${PAYMENTS_PER_MERCHANT} payments first. \`GET /payments/{id}\` rotates over those ${MERCHANTS * PAYMENTS_PER_MERCHANT} payments, each read with its merchant's token; \`GET /payments?limit=20\` rotates over the merchants (each request reads the newest page of a merchant's list); \`POST /payments\` rotates over the merchants, a new \`Idempotency-Key\` and reference each time, card \`${PAN}\`, ${count(AMOUNT)} ${CURRENCY} (all the same card: the vault finds it stored)`,
+    `- Stored payments: grown to each scale before its routes by inserting the difference directly (insertMany, ${count(SEED_BATCH)} at a time, unordered), as the repositories store them — payments of ${OTHER_MERCHANTS} other merchants (\`succeeded\`, card summary and card id, status history; \`_id\` derived from the merchant and a key as the idempotent command derives it), their \`merchant_payments\` log entries and \`merchant_payments_heads\` copies, their \`idempotency_keys\` records (\`completed\`, with the answer), and the bank's \`charges\` in its database; not the vault's \`cards\` (nothing measured reads another merchant's card). ${seeding}. The "payments before" column counts every payment stored when the route started (the load's own included); \`POST /payments\` made ${made}`,
+    `- Request validation, measured in the benchmark process (the runtime has no switch to turn it off in a running gateway): express-openapi-validator ${validatorVersion()} with operation-router.ts's options on a \`POST /payments\` (headers and parsed body), the whole chain against its matching middleware alone (which routing needs anyway), ${validation.rounds} alternating rounds of ${count(validation.perRound)} requests, medians`,
+    `- Writes per \`POST /payments\`: counted from the MongoDB driver's command monitoring (\`commandWatchers\`, as services/data-access-guard.test.ts) on a gateway and a bank started in the benchmark process with databases of their own — a merchant's second payment with a card already in the vault, and the 2 s after its answer`,
+    '',
+    "req/s move with whatever else the machine is doing (see the load average and other benchmarks above); CPU µs per request is the steadier figure. Cores busy are CPU seconds per second of the measured run: the gateway's, the database's and the whole machine's (gateway, bank simulator, database, load generator, RabbitMQ, anything else).",
+    '',
+    table,
+    '',
+    `Growth from ${scaleName(runs[0]!.scale)} to ${scaleName(runs[runs.length - 1]!.scale)} stored payments:`,
+    '',
+    growth,
+    '',
+    `The bank simulator's CPU per charge during \`POST /payments\` (warm-up included): ${runs.map((run) => `${micros(run.bankMicrosPerCharge)} µs at ${scaleName(run.scale)}`).join(', ')}.`,
+    '',
+    '### Writes per `POST /payments`',
+    '',
+    ...writesList(writes),
+    '',
+    '### Request validation',
+    '',
+    validationText(validation, runs.map(post)),
+    '',
+    '### Targets (issue 9)',
+    '',
+    ...targetsText(runs, validation, load),
+    '',
+  ].join('\n');
+}
+
+function validatorVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../node_modules/express-openapi-validator/package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '';
+  } catch {
+    return '';
+  }
+}
+
+function validationText(validation: ValidationCost, posts: MeasuredRoute[]): string {
+  const cpus = posts.map((p) => p.result.serverCpuMicros).filter((n): n is number => n !== undefined);
+  const share = cpus.length > 0 ? validation.validationMicros / Math.min(...cpus) : undefined;
+  const shares = posts
+    .filter((p) => p.result.serverCpuMicros !== undefined)
+    .map((p) => `${micros(p.result.serverCpuMicros)} µs with ${count(p.storedBefore)} stored (${((100 * validation.validationMicros) / p.result.serverCpuMicros!).toFixed(1)}%)`)
+    .join(', ');
+  return (
+    `Request validation of a \`POST /payments\` (express-openapi-validator's request middleware: the Idempotency-Key header, the query and the JSON body against \`PaymentRequest\`) costs **${validation.validationMicros.toFixed(1)} µs** per request in the benchmark process ` +
+    `(whole chain ${validation.chainMicros.toFixed(1)} µs, matching alone ${validation.matchMicros.toFixed(1)} µs); the compiled \`PaymentRequest\` schema alone (ajv) takes ${validation.ajvMicros.toFixed(2)} µs. ` +
+    `Against the gateway's CPU per \`POST /payments\` under load — ${shares} — that is ` +
+    (share === undefined ? 'not known here (no CPU figures).' : `at most ${(100 * share).toFixed(1)}%: the target (≤ ${100 * TARGET.validationShare}% of the route) is **${share <= TARGET.validationShare ? 'met' : 'not met'}**.`) +
+    ' These compare CPU time with CPU time: validation is synchronous, so its µs are gateway CPU µs, not latency.'
+  );
+}
+
+/** Which of the issue's targets this run met, and what limited the routes. */
+function targetsText(runs: ScaleRun[], validation: ValidationCost, load: LoadOptions): string[] {
+  const machine = os.cpus().length;
+  const at = (run: ScaleRun, name: RouteName) => run.results.find((r) => r.name === name)!;
+  // The target's scale when it was run; otherwise the scales around it (met only if met at both).
+  const exact = runs.find((run) => run.scale === TARGET.scale);
+  const below = [...runs].reverse().find((run) => run.scale < TARGET.scale);
+  const above = runs.find((run) => run.scale > TARGET.scale);
+  const judged = exact ? [exact] : [below, above].filter((run): run is ScaleRun => run !== undefined);
+  const where = exact
+    ? `at ${scaleName(TARGET.scale)} stored payments`
+    : judged.length === 2
+      ? `at ${scaleName(below!.scale)} and ${scaleName(above!.scale)} stored payments, around the target's ${scaleName(TARGET.scale)} (met only if met at both)`
+      : `at ${judged.map((r) => scaleName(r.scale)).join(', ')} stored payments (the target's ${scaleName(TARGET.scale)} was not run)`;
+  const verdict = (ok: boolean[]) => (ok.every(Boolean) ? '**met**' : ok.some(Boolean) && !exact ? '**undecided**' : '**not met**');
+
+  const postOk = judged.map((run) => {
+    const r = at(run, ROUTE.post).result;
+    return r.reqPerSec >= TARGET.postRate && r.p99 <= TARGET.postP99;
+  });
+  const getOk = judged.map((run) => at(run, ROUTE.get).result.reqPerSec >= TARGET.getRate);
+  const figures = (name: RouteName, withP99: boolean) =>
+    judged.map((run) => {
+      const r = at(run, name).result;
+      return `${perSec(r.reqPerSec)} req/s${withP99 ? `, p99 ${ms(r.p99)} ms` : ''} at ${scaleName(run.scale)}`;
+    });
+
+  /** What set the pace of a route, from the CPU the harness measured. */
+  /** What set the pace of a route: the CPU one request costs on this machine, whoever spends it, against what the route achieved. */
+  const pace = (run: ScaleRun, name: RouteName) => {
+    const r = at(run, name).result;
+    if (r.serverCpuMicros === undefined || r.databaseCores === undefined || r.reqPerSec <= 0) return 'no CPU figures';
+    const shares: [string, number][] = [
+      ['the gateway', r.serverCpuMicros],
+      ['the database', (1e6 * r.databaseCores) / r.reqPerSec],
+      ...(name === ROUTE.post && run.bankMicrosPerCharge !== undefined ? [['the bank simulator', run.bankMicrosPerCharge] as [string, number]] : []),
+    ];
+    const total = shares.reduce((sum, [, cost]) => sum + cost, 0);
+    const ceiling = (machine * 1e6) / total;
+    const [largest, largestMicros] = [...shares].sort((a, b) => b[1] - a[1])[0]!;
+    const used = r.reqPerSec / ceiling;
+    return (
+      `per request ${shares.map(([who, cost]) => `${who.replace(/^the /, '')} ${micros(cost)} µs`).join(', ')} of CPU — ${micros(total)} µs in all, so ${machine} cores allow at most ~${perSec(ceiling)} req/s; ` +
+      `it ran at ${perSec(r.reqPerSec)} (${Math.round(100 * used)}% of that; machine ${cores(r.machineCores)} of ${machine} cores busy, the load generator's included): ` +
+      (used >= 0.75 ? `CPU-bound, ${largest}'s share the largest (${Math.round((100 * largestMicros) / total)}%)` : `it waits more than it computes (round trips to the database${name === ROUTE.post ? ', whose SQLite files take one writer at a time' : ''})`) +
+      `; the gateway's ${micros(r.serverCpuMicros)} µs alone would cap it at ~${perSec(1e6 / r.serverCpuMicros)} req/s on its one event loop`
+    );
+  };
+  const last = runs[runs.length - 1]!;
+  const validationShare = Math.min(...runs.map((run) => at(run, ROUTE.post).result.serverCpuMicros ?? Number.POSITIVE_INFINITY));
+  return [
+    `- \`POST /payments\` ≥ ${TARGET.postRate} req/s with p99 ≤ ${TARGET.postP99} ms at 50 connections (this run: ${load.connections}), ${where}: ${verdict(postOk)} (${figures(ROUTE.post, true).join('; ')}).`,
+    `- \`GET /payments/{id}\` ≥ ${count(TARGET.getRate)} req/s, ${where}: ${verdict(getOk)} (${figures(ROUTE.get, false).join('; ')}).`,
+    `- Request validation ≤ ${100 * TARGET.validationShare}% of \`POST /payments\`: ${Number.isFinite(validationShare) ? (validation.validationMicros / validationShare <= TARGET.validationShare ? '**met**' : '**not met**') : '**unknown**'} (${validation.validationMicros.toFixed(1)} µs of ${micros(Number.isFinite(validationShare) ? validationShare : undefined)} µs).`,
+    `- What dominates at ${scaleName(last.scale)}: \`POST /payments\`: ${pace(last, ROUTE.post)}. \`GET /payments/{id}\`: ${pace(last, ROUTE.get)}. \`GET /payments?limit=20\`: ${pace(last, ROUTE.list)}.`,
+  ];
+}
+
+await main();
