@@ -71,7 +71,7 @@ export function createPaymentsDelegate(deps: PaymentsDelegateDeps): PaymentsDele
   const creating = new Map<string, Promise<StoredPayment>>();
 
   async function withRefunds(payment: StoredPayment) {
-    return toApiPayment(payment, (await payments.refundTotals(payment._id)).refunded);
+    return toApiPayment(payment, (await payments.refundTotals(payment)).refunded);
   }
 
   /** Stores the payment, calls the bank once, records its answer: the payment as it then stands. */
@@ -170,9 +170,9 @@ export function createPaymentsDelegate(deps: PaymentsDelegateDeps): PaymentsDele
       return commands.run('ref', { operation: 'refundPayment', principal: ctx.principal.subject, key: headers['idempotency-key'], body: { paymentId: path.paymentId, ...body } }, async (refundId) => {
         const done = await payments.getRefund(refundId);
         if (done) return { status: 201 as const, body: toApiRefund(done) };
-        const { reserved } = await payments.refundTotals(payment._id);
-        const decision = refundDecision(payment, reserved, body.amount);
+        const decision = refundDecision(payment, (await payments.refundTotals(payment)).reserved, body.amount);
         if (!decision.allowed) return { status: 422 as const, body: problem(422, decision.code, decision.detail, { errors: [{ pointer: '/body/amount', message: decision.detail }] }) };
+        await payments.flagRefunds(payment);
         const reservation = await payments.reserveRefund(payment._id, refundId, body.amount, payment.amount, at());
         if (!reservation.reserved) {
           const detail = `At most ${reservation.available} (minor units) remains to refund on this payment.`;

@@ -46,6 +46,8 @@ export interface StoredPayment {
   /** The vault's id of the card (its keyed fingerprint), never the card itself. */
   cardId: string;
   bankChargeId?: string;
+  /** Set before its first refund is reserved: only then are its refund totals worth reading. */
+  hasRefunds?: true;
   createdAt: string;
   updatedAt: string;
   statusHistory: StatusChange[];
@@ -254,7 +256,8 @@ export class PaymentsRepository {
     let scanned = 0;
     let lastSeq: number | undefined;
     while (seq >= 1 && kept.length <= query.limit && scanned < MAX_SCANNED_PER_PAGE) {
-      const { entries, scannedTo } = await this.merchantIndex.walkBack(query.merchantId, seq, { limit: 50, batch: 50 });
+      const batch = Math.min(50, query.limit + 1 - kept.length + 1);
+      const { entries, scannedTo } = await this.merchantIndex.walkBack(query.merchantId, seq, { limit: batch, batch });
       if (entries.length === 0) break;
       const payments = await Promise.all(entries.map((e) => this.get(e.paymentId)));
       for (const [i, payment] of payments.entries()) {
@@ -276,14 +279,21 @@ export class PaymentsRepository {
   async markRefunded(paymentId: string, at: string): Promise<void> {
     const payment = await this.get(paymentId);
     if (!payment || payment.status !== 'succeeded') return;
-    await this.payments.replaceOne({ _id: paymentId }, { ...payment, status: 'refunded', updatedAt: at, statusHistory: [...payment.statusHistory, { status: 'refunded', at }] });
+    await this.payments.replaceOne({ _id: paymentId }, { ...payment, status: 'refunded', hasRefunds: true, updatedAt: at, statusHistory: [...payment.statusHistory, { status: 'refunded', at }] });
   }
 
   // ---------------------------------------------------------------------------------------------
   // Refunds
 
-  /** The payment's refund totals (head of its refund log). */
-  async refundTotals(paymentId: string): Promise<{ reserved: number; refunded: number }> {
+  /** Marks the payment as having refunds (before the first is reserved), so reads know to look. */
+  async flagRefunds(payment: StoredPayment): Promise<void> {
+    if (!payment.hasRefunds) await this.payments.updateOne({ _id: payment._id }, { $set: { hasRefunds: true } });
+  }
+
+  /** The payment's refund totals (head of its refund log); none read for a payment never refunded. */
+  async refundTotals(payment: Pick<StoredPayment, '_id' | 'hasRefunds'>): Promise<{ reserved: number; refunded: number }> {
+    if (!payment.hasRefunds) return { reserved: 0, refunded: 0 };
+    const paymentId = payment._id;
     const head = await this.refundLog.head(paymentId);
     return { reserved: head?.reserved ?? 0, refunded: head?.refunded ?? 0 };
   }
