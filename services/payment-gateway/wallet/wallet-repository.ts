@@ -367,17 +367,14 @@ export class WalletRepository {
    * appended it, that entry is returned (`now: false`). See the file's header.
    */
   private async applyLeg(legId: string, account: string, build: (head: LedgerEntry | undefined) => LegBody): Promise<{ entry: LedgerEntry; now: boolean }> {
-    const pointer = await this.legs.findOne({ _id: legId });
+    // No read first: claiming the pointer answers the seq another writer claimed, if any, and
+    // the log checks the entries from there (a retry of an applied leg costs one collision).
     const result = await this.ledger.append(account, build, {
       isOwn: (entry) => entry.legId === legId,
-      ...(pointer
-        ? { from: pointer.seq }
-        : {
-            claim: async (seq: number) => {
-              const claimed = await insertOrGet(this.legs, { _id: legId, account, seq, at: new Date().toISOString() });
-              return claimed.doc.seq;
-            },
-          }),
+      claim: async (seq: number) => {
+        const claimed = await insertOrGet(this.legs, { _id: legId, account, seq, at: new Date().toISOString() });
+        return claimed.doc.seq;
+      },
     });
     if (result.appended) return { entry: result.entry, now: true };
     if (result.own) return { entry: result.own, now: false };
