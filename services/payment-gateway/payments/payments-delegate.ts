@@ -127,8 +127,11 @@ export function createPaymentsDelegate(deps: PaymentsDelegateDeps): PaymentsDele
       if (!bank || !banks.has(bank)) {
         return { status: 403, body: problem(403, 'no-acquiring-bank', 'This account has no acquiring bank to charge cards through: only merchants whose bank is configured do.') };
       }
-      // The CVV is part of the request hash (a retry must send the same card) but is never stored.
-      return commands.run('pay', { operation: 'createPayment', principal: merchantId, key: headers['idempotency-key'], body }, async (paymentId) => {
+      // What the idempotency record hashes: the card by its keyed fingerprint, never the PAN (an
+      // unkeyed hash of a PAN can be reversed by trying every number of a BIN) and never the CVV.
+      const { cvv: _cvv, number: _number, ...cardRest } = card;
+      const hashed = { ...body, card: { ...cardRest, fingerprint: vault.fingerprint(card.number) } };
+      return commands.run('pay', { operation: 'createPayment', principal: merchantId, key: headers['idempotency-key'], body: hashed }, async (paymentId) => {
         let running = creating.get(paymentId);
         if (!running) {
           running = createAndCharge(paymentId, merchantId, bank, body, card, ctx).finally(() => creating.delete(paymentId));
