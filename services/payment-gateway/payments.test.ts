@@ -300,6 +300,21 @@ describe('Card payments (integration)', function () {
       expect(notRefundable.error!.code).to.equal('payment-not-refundable');
     });
 
+    it('refunds once for 10 concurrent requests with one key: one refund, one amount, 10 equal answers', async () => {
+      const { data } = await pay(merchantA.token, { amount: 500 });
+      const key = randomUUID();
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, () =>
+          clientFor(merchantA.token).POST('/payments/{paymentId}/refunds', { params: { path: { paymentId: data!.id }, header: { 'Idempotency-Key': key } }, body: { amount: 200 } }),
+        ),
+      );
+      expect(answers.map((a) => a.response.status)).to.deep.equal(Array.from({ length: 10 }, () => 201));
+      expect(new Set(answers.map((a) => a.data!.id)).size).to.equal(1);
+      expect((await getPayment(merchantA.token, data!.id)).data!.refundedAmount).to.equal(200);
+      const charge = await (await fetch(`${piggy.url}/charges/${data!.id}`, { headers: { 'x-api-key': 'dev-bank-key' } })).json();
+      expect(charge).to.include({ refundedAmount: 200 });
+    });
+
     it('never refunds more than the payment under concurrent refunds: 10 refunds of 30 against 100, exactly 3 succeed', async () => {
       const { data } = await pay(merchantA.token, { amount: 100 });
       const answers = await Promise.all(

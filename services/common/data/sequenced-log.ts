@@ -137,10 +137,10 @@ export class SequencedLog<E extends LogEntry> {
         if (!claimed) {
           claimed = true;
           const from = await once!.claim!(seq);
-          if (from < seq) {
-            unchecked = Math.min(unchecked, from);
-            continue; // another actor claimed first: look for its entry before appending
-          }
+          // From here on a twin may appear — written by another actor that claimed after us (it
+          // got our seq) — so every seq this append moves past is checked from now on.
+          unchecked = Math.min(unchecked, from);
+          if (from < seq) continue; // another actor claimed first: look for its entry before appending
         }
         const entry = { ...body, _id: logKey(owner, seq), owner, seq } as E;
         try {

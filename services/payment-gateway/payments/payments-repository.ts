@@ -15,6 +15,8 @@
 //                      would be exceeded, so concurrent refunds never over-refund) and releases
 //                      it when the bank refuses; the head carries the totals
 //   refunds            `_id` ref_… — each refund as answered, the source of `payment.refunded`
+//   payment_refund_claims `<refund>:<step>` — the seq a refund's step was first claimed at, so two
+//                      retries of one refund never append a step twice
 //
 // A payment owes `payment.succeeded` or `payment.failed`: its outbox marker is written first and
 // stays while the payment is pending — the reconciler reads those markers as its pending work.
@@ -118,6 +120,7 @@ export class PaymentsRepository {
   private readonly payments: Collection<StoredPayment>;
   private readonly settlements: Collection<SettlementClaim>;
   private readonly refundRecords: Collection<StoredRefund>;
+  private readonly refundClaims: Collection<{ _id: string; seq: number }>;
   readonly merchantIndex: SequencedLog<MerchantIndexEntry>;
   readonly refundLog: SequencedLog<RefundLogEntry>;
 
@@ -128,6 +131,7 @@ export class PaymentsRepository {
     this.payments = db.collection('payments');
     this.settlements = db.collection('payment_settlements');
     this.refundRecords = db.collection('refunds');
+    this.refundClaims = db.collection('payment_refund_claims');
     this.merchantIndex = new SequencedLog<MerchantIndexEntry>(db, 'merchant_payments');
     this.refundLog = new SequencedLog<RefundLogEntry>(db, 'payment_refunds');
   }
@@ -310,7 +314,7 @@ export class PaymentsRepository {
         if (reserved + amount > limit) return undefined;
         return { refundId, kind: 'reserve', amount, reserved: reserved + amount, refunded: head?.refunded ?? 0, at };
       },
-      { isOwn: (entry) => entry.refundId === refundId && entry.kind === 'reserve' },
+      this.once(refundId, 'reserve'),
     );
     if (result.appended) return { reserved: true, entry: result.entry };
     if (result.own) return { reserved: true, entry: result.own };
@@ -329,11 +333,22 @@ export class PaymentsRepository {
         refunded: (head?.refunded ?? 0) + (kind === 'confirm' ? amount : 0),
         at,
       }),
-      { isOwn: (entry) => entry.refundId === refundId && entry.kind === kind },
+      this.once(refundId, kind),
     );
     const entry = result.appended ? result.entry : result.own;
     if (!entry) throw new Error(`refund ${refundId} could not be recorded`);
     return entry;
+  }
+
+  /**
+   * A refund's step is appended once, also by two retries of one key at the same moment: the
+   * first to claim `<refund>:<step>` says from which seq the step may be found (as wallet legs do).
+   */
+  private once(refundId: string, kind: RefundLogEntry['kind']) {
+    return {
+      isOwn: (entry: RefundLogEntry) => entry.refundId === refundId && entry.kind === kind,
+      claim: async (seq: number) => (await insertOrGet(this.refundClaims, { _id: `${refundId}:${kind}`, seq })).doc.seq,
+    };
   }
 
   /** Stores the refund as answered (after its marker: it is the source of `payment.refunded`). */
