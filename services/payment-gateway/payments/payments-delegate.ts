@@ -174,7 +174,11 @@ export function createPaymentsDelegate(deps: PaymentsDelegateDeps): PaymentsDele
         const done = await payments.getRefund(refundId);
         if (done) return { status: 201 as const, body: toApiRefund(done) };
         const decision = refundDecision(payment, (await payments.refundTotals(payment)).reserved, body.amount);
-        if (!decision.allowed) return { status: 422 as const, body: problem(422, decision.code, decision.detail, { errors: [{ pointer: '/body/amount', message: decision.detail }] }) };
+        if (!decision.allowed) {
+          // Only too large an amount is the request's field at fault; a payment not refundable is not.
+          const fields = decision.code === 'refund-exceeds-payment' ? { errors: [{ pointer: '/body/amount', message: decision.detail }] } : {};
+          return { status: 422 as const, body: problem(422, decision.code, decision.detail, fields) };
+        }
         await payments.flagRefunds(payment);
         const reservation = await payments.reserveRefund(payment._id, refundId, body.amount, payment.amount, at());
         if (!reservation.reserved) {
