@@ -4,25 +4,17 @@
 // every later hook (closing the database) still ran; how long it took is the benchmark's
 // business, not a test's.
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { expect } from 'chai';
 import express from 'express';
 import { pino } from 'pino';
 import { createContractClient } from '../../generated/contract/client.js';
 import { dropDatabase, startTestService, testDatabaseName } from '../../tools/testing/service-harness.js';
 import { type TokenIssuer, createTokenIssuer } from '../../tools/testing/tokens.js';
+import { freePort } from '../../tools/testing/wait.js';
 import { contractService } from '../contract/main.js';
 import { createService } from './http/service.js';
 import { newId } from './ids.js';
 
-/** A port nothing listens on (taken, then released). */
-async function deadPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('Bounded shutdown (integration)', () => {
   let issuer: TokenIssuer;
@@ -34,7 +26,7 @@ describe('Bounded shutdown (integration)', () => {
     const dbName = `${testDatabaseName('contract')}_shutdown`;
     const svc = await startTestService(contractService, issuer, {
       MONGO_DB: dbName,
-      AMQP_URL: `amqp://guest:guest@127.0.0.1:${await deadPort()}`,
+      AMQP_URL: `amqp://guest:guest@127.0.0.1:${await freePort()}`,
       SHUTDOWN_TIMEOUT_MS: '500',
     });
     try {

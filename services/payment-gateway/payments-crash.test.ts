@@ -29,7 +29,6 @@
 //    a card number, its middle digits or a CVV.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomInt, randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import type { Db } from 'mongodb';
@@ -41,6 +40,7 @@ import { type OpenApiSpec, createContractCheckingMiddleware } from '../../tools/
 import { type EventProbe, startEventProbe } from '../../tools/testing/event-probe.js';
 import { AMQP_PREFIX, AMQP_URL, MONGO_URL, type TestService, deleteTopology, dropDatabase, startTestService, testDatabaseName, withMongo } from '../../tools/testing/service-harness.js';
 import { type TokenIssuer, createTokenIssuer } from '../../tools/testing/tokens.js';
+import { eventually, freePort } from '../../tools/testing/wait.js';
 import { commandIdFor } from '../common/data/idempotency.js';
 import { Reconciler } from '../common/data/reconciler.js';
 import { Outbox } from '../common/events/outbox.js';
@@ -59,24 +59,7 @@ const PASSWORD = 'correct horse battery staple';
 /** The gateway's own reconciler leaves pending payments alone for this long; the tests' reconciler runs later than that on an injected clock. */
 const RECONCILE_AFTER_MS = 3_600_000;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
-/** Polls `read` until `done` says so (a deadline, not a pause). */
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(value)} after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** A card number passing the Luhn check: `prefix`, random digits, then the check digit (or a wrong one). */
 function luhnNumber(prefix: string, length: number, { valid = true } = {}): string {

@@ -3,7 +3,6 @@
 // the generated client. Pending payments settle through the reconciler (asked to look every
 // 100 ms at anything pending) or the bank's signed callback.
 import { randomInt, randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { expect } from 'chai';
 import type { Db } from 'mongodb';
 import { Webhook } from 'standardwebhooks';
@@ -14,30 +13,14 @@ import { type OpenApiSpec, createContractCheckingMiddleware } from '../../tools/
 import { type EventProbe, startEventProbe } from '../../tools/testing/event-probe.js';
 import { AMQP_PREFIX, type TestService, startTestService, testDatabaseName, withMongo } from '../../tools/testing/service-harness.js';
 import { type TokenIssuer, createTokenIssuer } from '../../tools/testing/tokens.js';
+import { eventually, freePort } from '../../tools/testing/wait.js';
 import { acquiringBankService } from '../simulators/acquiring-bank/main.js';
 import { paymentGatewayService } from './main.js';
 
 const PAN = '4242424242424242';
 const WEBHOOK_SECRET = 'whsec_ZGV2LWJhbmstd2ViaG9vay1zZWNyZXQtMzJieXRlcyE=';
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
-/** Polls `read` until `done` says so (a deadline, not a pause). */
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(value)} after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('Card payments (integration)', function () {
   this.timeout(60_000);

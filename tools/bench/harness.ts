@@ -6,7 +6,6 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -14,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import { MongoClient } from 'mongodb';
 import { deleteTopology } from '../testing/service-harness.js';
+import { freePort } from '../testing/wait.js';
 import { type DatabaseInfo, describeDatabase } from './report.js';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -282,17 +282,6 @@ export async function startBenchService(name: string, db: BenchDatabase, cleanup
   );
   cleanup.add(() => server.stop());
   return server;
-}
-
-/** A port nothing listens on right now (the OS picks it). */
-export async function freePort(): Promise<number> {
-  const probe = createServer();
-  probe.listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const address = probe.address();
-  probe.close();
-  if (address === null || typeof address === 'string') throw new Error('cannot find a free port');
-  return address.port;
 }
 
 /**

@@ -16,6 +16,7 @@ import { createContractCheckingMiddleware, getCoverageSummary, runInvalidRequest
 import type { OpenApiSpec } from '../../../tools/contract-testing/index.js';
 import { type TestService, startTestService, withMongo } from '../../../tools/testing/service-harness.js';
 import { type TokenIssuer, createTokenIssuer } from '../../../tools/testing/tokens.js';
+import { eventually } from '../../../tools/testing/wait.js';
 import { commandWatchers } from '../../common/mongo.js';
 import {
   INSUFFICIENT_FUNDS_IBAN,
@@ -68,15 +69,6 @@ const debitRequest = (mandate: Partial<DebitBody['mandate']> = {}, overrides: Pa
 });
 
 /** Calls `read` until `done` holds for its result (or fails after `timeoutMs`): no fixed sleeps. */
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms; last value: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** A local HTTP server standing in for the payment gateway's callback endpoint. */
 interface Receiver {
@@ -322,7 +314,7 @@ describe('Acquiring-bank simulator (integration)', function () {
     it('settle to 0 for an even amount, seen by GET (polled) and by a repeated POST', async () => {
       const body = chargeRequest(TEST_CARDS.pending, { amount: 1000 });
       expect((await charge(body)).status).to.equal('200');
-      const settled = await until(() => getCharge(body.reference), (c) => c.status !== '200');
+      const settled = await eventually(() => getCharge(body.reference), (c) => c.status !== '200', 'the charge settled', 10_000, 20);
       expect(settled).to.include({ status: '0' });
       expect(settled.reason).to.equal(undefined);
       expect(settled.settledAt).to.be.a('string');
@@ -332,14 +324,15 @@ describe('Acquiring-bank simulator (integration)', function () {
     it('settle to 100 insufficient-funds for an odd amount', async () => {
       const body = chargeRequest(TEST_CARDS.pending, { amount: 1001 });
       await charge(body);
-      const settled = await until(() => getCharge(body.reference), (c) => c.status !== '200');
+      const settled = await eventually(() => getCharge(body.reference), (c) => c.status !== '200', 'the charge settled', 10_000, 20);
       expect(settled).to.include({ status: '100', reason: 'insufficient-funds' });
     });
 
     it('settle once: concurrent reads after the time agree on one settlement', async () => {
       const body = chargeRequest(TEST_CARDS.pending, { amount: 2000 });
-      const made = await charge(body);
-      await until(async () => Date.now(), (now) => now >= Date.parse(made.createdAt) + 200);
+      expect((await charge(body)).status).to.equal('200');
+      // Due now (rather than waiting its settlement time out): every read below may settle it.
+      await withMongo((mongo) => mongo.db(bank.dbName).collection('charges').updateOne({ _id: `piggy-bank/${body.reference}` as never }, { $set: { settleAt: new Date().toISOString() } }));
       const reads = await Promise.all(Array.from({ length: 20 }, () => getCharge(body.reference)));
       expect(new Set(reads.map((r) => r.settledAt)).size).to.equal(1);
       expect(reads[0]!.status).to.equal('0');
@@ -373,7 +366,7 @@ describe('Acquiring-bank simulator (integration)', function () {
         const verified = new Webhook(WEBHOOK_SECRET).verify(receiver.received[2]!.body, receiver.received[2]!.headers as Record<string, string>);
         expect(verified).to.include({ status: '100', reason: 'insufficient-funds' });
         const key = `piggy-bank/${body.reference}`;
-        await until(() => withMongo((mongo) => mongo.db(bank.dbName).collection('callbacks_pending_piggy_bank').countDocuments({ _id: key as never })), (n) => n === 0);
+        await eventually(() => withMongo((mongo) => mongo.db(bank.dbName).collection('callbacks_pending_piggy_bank').countDocuments({ _id: key as never })), (n) => n === 0, 'the callback acknowledged', 10_000, 20);
       } finally {
         await receiver.close();
       }
@@ -601,7 +594,7 @@ describe('Acquiring-bank simulator (integration)', function () {
         await getCharge(made.reference, on);
         const pending = chargeRequest(TEST_CARDS.pending, { callbackUrl: receiver.url });
         await charge(pending, on);
-        await until(() => getCharge(pending.reference, on), (c) => c.status !== '200');
+        await eventually(() => getCharge(pending.reference, on), (c) => c.status !== '200', 'the charge settled', 10_000, 20);
         await receiver.waitFor(1);
         await on.POST('/direct-debits', { body: debitRequest() });
         await on.GET('/direct-debits/{reference}', { params: { path: { reference: ref('dd') } } });
