@@ -120,7 +120,7 @@ export async function startService(definition: ServiceDefinition, env: NodeJS.Pr
       },
       onShutdown: (hook) => hooks.push(hook),
     });
-    relay.start();
+    if (outbox.hasSources) relay.start();
     for (const reconciler of reconcilers) reconciler.start();
     // Stopped before the service's own hooks: nothing new is written while they finish.
     hooks.unshift(() => relay.stop(), ...reconcilers.map((r) => () => r.stop()));

@@ -15,8 +15,9 @@
 //
 // Within one process, appends to one owner queue up and start from the entry the previous one
 // wrote, so a burst does not become a storm of collisions; across processes the `_id` decides.
-import type { Collection, Db, OptionalUnlessRequiredId } from 'mongodb';
+import type { Collection, Db } from 'mongodb';
 import { isDuplicateKey } from '../mongo.js';
+import { insertOnce } from './insert-or-get.js';
 
 export interface LogEntry {
   _id: string;
@@ -143,11 +144,7 @@ export class SequencedLog<E extends LogEntry> {
           if (from < seq) continue; // another actor claimed first: look for its entry before appending
         }
         const entry = { ...body, _id: logKey(owner, seq), owner, seq } as E;
-        try {
-          await this.entries.insertOne(entry as OptionalUnlessRequiredId<E>);
-        } catch (err) {
-          if (!isDuplicateKey(err)) throw err;
-          this.stats.collisions++;
+        if (!(await this.tryInsert(entry))) {
           if (once) {
             const occupant = await this.get(owner, seq);
             if (occupant && once.isOwn(occupant)) return { appended: false, head: occupant, own: occupant };
@@ -174,13 +171,9 @@ export class SequencedLog<E extends LogEntry> {
    */
   async insertAt(owner: string, seq: number, body: Omit<E, '_id' | 'owner' | 'seq'>): Promise<{ appended: true; entry: E } | { appended: false; existing: E }> {
     const entry = { ...body, _id: logKey(owner, seq), owner, seq } as E;
-    try {
-      await this.entries.insertOne(entry as OptionalUnlessRequiredId<E>);
-    } catch (err) {
-      if (!isDuplicateKey(err)) throw err;
-      this.stats.collisions++;
+    if (!(await this.tryInsert(entry))) {
       const existing = await this.get(owner, seq);
-      if (!existing) throw err;
+      if (!existing) throw new Error(`${logKey(owner, seq)} collided but is not there`);
       return { appended: false, existing };
     }
     this.remember(entry);
@@ -229,6 +222,13 @@ export class SequencedLog<E extends LogEntry> {
       }
     }
     return { entries: kept, scannedTo: seq + 1, exhausted: seq < 1 };
+  }
+
+  /** Inserts the entry; false when its seq is taken (a collision, counted). */
+  private async tryInsert(entry: E): Promise<boolean> {
+    const inserted = await insertOnce(this.entries, entry);
+    if (!inserted) this.stats.collisions++;
+    return inserted;
   }
 
   private async saveHead(entry: E): Promise<void> {

@@ -79,6 +79,11 @@ export class Outbox implements OutboxStore {
     this.parked = db.collection('outbox_parked');
   }
 
+  /** True once some source is registered: a service that announces nothing needs no relay. */
+  get hasSources(): boolean {
+    return Object.keys(this.sources).length > 0;
+  }
+
   /** Declares what builds the events of some sources (a repository's `outboxSources()`). */
   register(sources: Record<string, OutboxSource>): this {
     for (const [name, source] of Object.entries(sources)) {
