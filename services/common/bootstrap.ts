@@ -44,6 +44,8 @@ export interface ServiceDefinition {
 export interface ServiceDeps {
   /** The environment the service was started with, for its own settings beyond CommonConfig. */
   env: NodeJS.ProcessEnv;
+  /** What time it is for the service's rules (the real clock, but for tests). */
+  clock: () => Date;
   db: Db;
   log: Logger;
   config: CommonConfig;
@@ -61,7 +63,12 @@ export interface ServiceDeps {
   onShutdown(hook: () => Promise<void>): void;
 }
 
-export async function startService(definition: ServiceDefinition, env: NodeJS.ProcessEnv = process.env): Promise<Service> {
+export interface StartOptions {
+  /** The service's clock for its rules (windows, expiries); tests move it instead of waiting. */
+  clock?: () => Date;
+}
+
+export async function startService(definition: ServiceDefinition, env: NodeJS.ProcessEnv = process.env, options: StartOptions = {}): Promise<Service> {
   const config = loadConfig(commonSpecs(definition.name, definition.defaultPort), env);
   const log = createLogger(definition.name, config.LOG_LEVEL);
   const database = await connectMongo(config.MONGO_URL, config.MONGO_DB).catch((err: unknown) => {
@@ -95,6 +102,7 @@ export async function startService(definition: ServiceDefinition, env: NodeJS.Pr
       definition.issuesTokens || !usesBearer ? {} : { bearerAuth: bearerJwt({ issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, ...jwksSource(config) }) };
     const api = await definition.createApi({
       env,
+      clock: options.clock ?? (() => new Date()),
       db: database.db,
       log,
       config,

@@ -21,7 +21,7 @@ export const paymentGatewayService: ServiceDefinition = {
   spec,
   indexes: { ...identityIndexes, ...walletIndexes, ...paymentIndexes, ...cardVaultIndexes },
   issuesTokens: true,
-  async createApi({ env, db, log, config, routerOptions, outbox, idempotency, announce, reconcile }) {
+  async createApi({ env, db, log, config, routerOptions, outbox, idempotency, announce, reconcile, clock }) {
     const settings = loadGatewayConfig(env);
     const keys = await SigningKeys.load(db, settings.SIGNING_KEY, log, { accessTokenTtlS: settings.ACCESS_TOKEN_TTL_S, encryption: signingKeyEncryption(settings) });
     // Registrations, top-ups and transfers owe events: the repositories write outbox markers and
@@ -52,7 +52,7 @@ export const paymentGatewayService: ServiceDefinition = {
     reconcile({ name: 'payments', pending: payments.pendingPayments(), settle: (id, now) => settlePendingPayment(id, payments, banks, log, now) });
 
     const delegate = createPaymentGatewayDelegate({
-      identity: { users, keys, settings, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, onChange: announce },
+      identity: { users, keys, settings, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, onChange: announce, now: clock },
       wallet: { wallets, commands: idempotency, users, onChange: announce },
       payments: {
         payments,

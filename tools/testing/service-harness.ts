@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import amqplib from 'amqplib';
 import { MongoClient } from 'mongodb';
 import { consumersOf, topologyNames } from '../../services/common/events/event-bus.js';
-import { type ServiceDefinition, startService } from '../../services/common/bootstrap.js';
+import { type ServiceDefinition, type StartOptions, startService } from '../../services/common/bootstrap.js';
 import type { Service } from '../../services/common/http/service.js';
 import type { TokenIssuer } from './tokens.js';
 
@@ -36,6 +36,7 @@ export async function startTestService(
   definition: ServiceDefinition,
   issuer: TokenIssuer,
   overrides: Record<string, string> = {},
+  options: StartOptions = {},
 ): Promise<TestService> {
   const dbName = overrides.MONGO_DB ?? testDatabaseName(definition.name);
   const env = {
@@ -50,7 +51,7 @@ export async function startTestService(
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...overrides,
   };
-  const service = await startService(definition, env);
+  const service = await startService(definition, env, options);
   return {
     service,
     url: service.url,
