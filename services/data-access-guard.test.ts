@@ -169,7 +169,7 @@ describe('Data access on hot paths: a filter of _id alone (integration)', functi
     const created = await operator.POST('/contracts', {
       params: { header: { 'Idempotency-Key': randomUUID() } },
       body: {
-        customer: { id: 'cust-guard', name: 'Guard Ltd', userId: newId('usr') },
+        customer: { id: 'cust-guard', name: 'Guard Ltd', billingEmail: 'accounts@example.com', userId: newId('usr') },
         validFrom: '2026-01-01',
         validTo: '2026-12-31',
         currency: 'EUR',

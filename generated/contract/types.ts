@@ -195,6 +195,12 @@ export interface components {
             id: components["schemas"]["CustomerId"];
             /** @example ACME Works Council */
             name: string;
+            /**
+             * Format: email
+             * @description Where the customer's monthly invoices are sent.
+             * @example accounts@acme.example
+             */
+            billingEmail: string;
             userId: components["schemas"]["UserId"];
         };
         /**

@@ -14,6 +14,20 @@ export interface EventDescriptor {
 
 /** Every event: its routing key, payload schema, producer and consumers. */
 export const eventCatalog: Record<EventType, EventDescriptor> = {
+  'billing.invoice-issued': {
+    routingKey: 'billing.invoice-issued',
+    title: 'A billing run issued a contract\'s invoice for a period',
+    schema: '#/components/schemas/InvoiceIssued',
+    producers: ['billing'],
+    consumers: ['invoice-mailer'],
+  },
+  'billing.payment-requested': {
+    routingKey: 'billing.payment-requested',
+    title: 'An accepted purchase asks to be authorized against the contract\'s direct-debit mandate',
+    schema: '#/components/schemas/PaymentRequested',
+    producers: ['billing'],
+    consumers: ['payment-gateway'],
+  },
   'contract.cancelled': {
     routingKey: 'contract.cancelled',
     title: 'A contract was cancelled for good',
@@ -62,6 +76,27 @@ export const eventCatalog: Record<EventType, EventDescriptor> = {
     schema: '#/components/schemas/UserRegistered',
     producers: ['payment-gateway'],
     consumers: [],
+  },
+  'mail.invoice-sent': {
+    routingKey: 'mail.invoice-sent',
+    title: 'The invoice mailer sent an invoice to the customer\'s billing address',
+    schema: '#/components/schemas/InvoiceSent',
+    producers: ['invoice-mailer'],
+    consumers: ['billing'],
+  },
+  'payment.authorized': {
+    routingKey: 'payment.authorized',
+    title: 'The bank authorized a direct debit for a billing operation',
+    schema: '#/components/schemas/PaymentAuthorization',
+    producers: ['payment-gateway'],
+    consumers: ['billing'],
+  },
+  'payment.declined': {
+    routingKey: 'payment.declined',
+    title: 'The bank declined a direct debit for a billing operation',
+    schema: '#/components/schemas/PaymentAuthorization',
+    producers: ['payment-gateway'],
+    consumers: ['billing'],
   },
   'payment.failed': {
     routingKey: 'payment.failed',

@@ -5,6 +5,85 @@ export type paths = Record<string, never>;
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description What the payment gateway needs to authorize a billing operation through the bank's direct debit. The mandate's IBAN travels sealed (`ibanSealed`: a compact JWE, `dir` + A256GCM, under the mandate sealing key only the contract service and the gateway hold), never in clear. */
+        PaymentRequested: {
+            operationId: string;
+            contractId: string;
+            amount: number;
+            currency: string;
+            description?: string;
+            mandate: components["schemas"]["SealedMandate"];
+            /** Format: date-time */
+            requestedAt: string;
+        };
+        SealedMandate: {
+            reference: string;
+            /** @description The IBAN as a compact JWE (five base64url parts). */
+            ibanSealed: string;
+            /** Format: date */
+            signedOn: string;
+            /** Format: date */
+            expiresOn?: string;
+        };
+        /** @description The bank's answer to a billing operation's direct debit (declined ones name why). */
+        PaymentAuthorization: {
+            operationId: string;
+            contractId: string;
+            amount: number;
+            currency: string;
+            /** @description The direct debit's reference at the bank. */
+            bankReference?: string;
+            /** @description Why it was declined (the bank's reason, e.g. insufficient-funds, mandate-invalid, mandate-unreadable). */
+            reason?: string;
+            /** Format: date-time */
+            at: string;
+        };
+        /** @description An invoice as billing issued it, with everything the mailer needs to render and send it. */
+        InvoiceIssued: {
+            invoiceId: string;
+            contractId: string;
+            period: string;
+            customer: {
+                id: string;
+                name: string;
+                /** Format: email */
+                billingEmail: string;
+            };
+            currency: string;
+            lines: components["schemas"]["InvoiceLine"][];
+            /** @description Sum of the purchase lines, minor units. */
+            purchases: number;
+            /** @description Sum of the refund lines, minor units. */
+            refunds: number;
+            /** @description purchases − refunds. */
+            net: number;
+            /** @description Purchases of the period whose direct debit the bank declined (not in the lines). */
+            declined: {
+                count: number;
+                amount: number;
+            };
+            /** Format: date-time */
+            issuedAt: string;
+        };
+        InvoiceLine: {
+            operationId: string;
+            /** @enum {string} */
+            kind: "purchase" | "refund";
+            label: string;
+            unitPrice: number;
+            quantity: number;
+            /** @description unitPrice × quantity (a refund line's amount is credited). */
+            amount: number;
+        };
+        InvoiceSent: {
+            invoiceId: string;
+            contractId: string;
+            /** Format: email */
+            to: string;
+            messageId: string;
+            /** Format: date-time */
+            sentAt: string;
+        };
         /** @description A payment's final status; never any card data beyond brand and last four digits. */
         PaymentSettled: {
             paymentId: string;
@@ -66,6 +145,8 @@ export interface components {
             reason?: string;
             actor: string;
             contract: components["schemas"]["ContractSnapshot"];
+            /** @description The mandate's full IBAN sealed for the payment gateway (a compact JWE, `dir` + A256GCM, under the mandate sealing key): billing passes it on with each payment request without being able to read it. */
+            mandateIbanSealed: string;
         };
         /** @description The contract as the Contract API shows it (the IBAN masked). */
         ContractSnapshot: {
@@ -73,6 +154,11 @@ export interface components {
             customer: {
                 id: string;
                 name: string;
+                /**
+                 * Format: email
+                 * @description Where invoices are sent.
+                 */
+                billingEmail: string;
                 /** @description The payment-gateway account acting for the customer (billing lets it see its own contract's operations and invoices). */
                 userId: string;
             };
@@ -114,6 +200,10 @@ export type EventSchemas = components['schemas'];
 
 /** Event type (also its routing key) → payload, the CloudEvent's `data`. */
 export interface EventPayloads {
+  /** A billing run issued a contract's invoice for a period */
+  'billing.invoice-issued': EventSchemas['InvoiceIssued'];
+  /** An accepted purchase asks to be authorized against the contract's direct-debit mandate */
+  'billing.payment-requested': EventSchemas['PaymentRequested'];
   /** A contract was cancelled for good */
   'contract.cancelled': EventSchemas['ContractChanged'];
   /** A contract's credit limit changed */
@@ -128,6 +218,12 @@ export interface EventPayloads {
   'contract.suspended': EventSchemas['ContractChanged'];
   /** A user signed up */
   'identity.user-registered': EventSchemas['UserRegistered'];
+  /** The invoice mailer sent an invoice to the customer's billing address */
+  'mail.invoice-sent': EventSchemas['InvoiceSent'];
+  /** The bank authorized a direct debit for a billing operation */
+  'payment.authorized': EventSchemas['PaymentAuthorization'];
+  /** The bank declined a direct debit for a billing operation */
+  'payment.declined': EventSchemas['PaymentAuthorization'];
   /** A card payment failed */
   'payment.failed': EventSchemas['PaymentSettled'];
   /** Part or all of a card payment was refunded */

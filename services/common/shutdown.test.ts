@@ -34,7 +34,7 @@ describe('Bounded shutdown (integration)', () => {
       const created = await operator.POST('/contracts', {
         params: { header: { 'Idempotency-Key': randomUUID() } },
         body: {
-          customer: { id: 'cust-shutdown', name: 'Shutdown Ltd', userId: newId('usr') },
+          customer: { id: 'cust-shutdown', name: 'Shutdown Ltd', billingEmail: 'accounts@example.com', userId: newId('usr') },
           validFrom: '2026-01-01',
           validTo: '2026-12-31',
           currency: 'EUR',

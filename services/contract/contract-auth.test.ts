@@ -68,7 +68,7 @@ describe('Contract API with tokens from the payment gateway (integration)', func
       operator.POST('/contracts', {
         params: { header: { 'Idempotency-Key': randomUUID() } },
         body: {
-          customer: { id: 'cust-trust', name: 'Trust Ltd', userId },
+          customer: { id: 'cust-trust', name: 'Trust Ltd', billingEmail: 'accounts@example.com', userId },
           validFrom: '2026-01-01',
           validTo: '2026-12-31',
           currency: 'EUR',

@@ -12,6 +12,7 @@ import type { EventType } from '../../generated/events/types.js';
 import { type HeadCopy, type LogEntry, SequencedLog, logKey } from '../common/data/sequenced-log.js';
 import type { Outbox, OutboxSource } from '../common/events/outbox.js';
 import type { IndexPlan } from '../common/mongo.js';
+import type { ValueSealer } from '../common/sealed-values.js';
 import { type ContractChangeType, type ContractStatus, type StoredContract, toApiContract } from './contract-domain.js';
 
 export interface ContractChangeRecord extends LogEntry {
@@ -57,11 +58,12 @@ export class ContractRepository {
   constructor(
     db: Db,
     private readonly outbox?: Outbox,
+    private readonly sealer?: ValueSealer,
   ) {
     this.changes = new SequencedLog<ContractChangeRecord>(db, 'contract_changes', 'contracts');
   }
 
-  /** The contract events, built from the change each marker names. */
+  /** The contract events, built from the change each marker names (the IBAN sealed: needs the sealer). */
   outboxSources(): Record<string, OutboxSource> {
     return {
       'contract.change': async (changeId) => {
@@ -76,6 +78,7 @@ export class ContractRepository {
             ...(change.reason !== undefined ? { reason: change.reason } : {}),
             actor: change.actor,
             contract: toApiContract(change.contract),
+            mandateIbanSealed: await this.sealer!.seal(change.contract.mandate.iban, 'iban'),
           },
           // The change's key is the event id: a republished event is recognisably the same one.
           meta: { id: change._id, correlationId: change.correlationId ?? change._id, ...(change.requestId ? { causationId: change.requestId } : {}), time: change.at },

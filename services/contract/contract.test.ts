@@ -14,6 +14,7 @@ import { type TokenIssuer, createTokenIssuer, forgedToken, unsignedToken } from 
 import { logKey } from '../common/data/sequenced-log.js';
 import { newId } from '../common/ids.js';
 import { contractService } from './main.js';
+import { mandateSealer } from '../common/sealed-values.js';
 
 const VALID_IBAN = 'FR76 3000 6000 0112 3456 7890 189';
 const OTHER_IBAN = 'DE89 3704 0044 0532 0130 00';
@@ -24,7 +25,7 @@ const accountOf = (customerId: string) => accounts.get(customerId) ?? (accounts.
 
 function contractRequest(customerId = 'cust-acme-001', overrides: Partial<Schemas['ContractCreateRequest']> = {}): Schemas['ContractCreateRequest'] {
   return {
-    customer: { id: customerId, name: 'ACME Works Council', userId: accountOf(customerId) },
+    customer: { id: customerId, name: 'ACME Works Council', billingEmail: 'accounts@example.com', userId: accountOf(customerId) },
     validFrom: '2026-01-01',
     validTo: '2026-12-31',
     currency: 'EUR',
@@ -413,6 +414,9 @@ describe('Contract API (integration)', function () {
       for (const event of events) {
         expect(event).to.include({ specversion: '1.0', source: 'payspec/contract', datacontenttype: 'application/json', correlationid: correlation['X-Correlation-Id'] });
         expect(JSON.stringify(event)).not.to.include('30006000011234567890');
+        // The IBAN travels sealed for the payment gateway only (the development key here).
+        const sealed = (event.data as { mandateIbanSealed: string }).mandateIbanSealed;
+        expect(await mandateSealer({}, {}).sealer.open(sealed, 'iban')).to.equal('FR7630006000011234567890189');
       }
       expect(events[0]!.id).to.equal(logKey(path.contractId, 1));
       const metrics = await (await fetch(`${svc.url}/metrics`)).text();

@@ -14,6 +14,7 @@ import { DEFAULT_PREFETCH, EventBus } from '../../services/common/events/event-b
 import { Inbox } from '../../services/common/events/inbox.js';
 import { deleteTopology } from '../testing/service-harness.js';
 import { describeDatabase, machineDetails, writeDocSection } from './report.js';
+import { UNOPENABLE_SEALED_IBAN } from '../../services/common/events/test-support/fixtures.js';
 
 const { values } = parseArgs({ options: { events: { type: 'string', default: '10000' } } });
 const COUNT = Number(values.events);
@@ -33,7 +34,7 @@ function payload(i: number): EventPayloads['contract.subscribed'] {
     actor: 'bench',
     contract: {
       id,
-      customer: { id: `cust-${i % 50}`, name: 'ACME', userId: 'usr_00000000000000000000000000' },
+      customer: { id: `cust-${i % 50}`, name: 'ACME', billingEmail: 'accounts@example.com', userId: 'usr_00000000000000000000000000' },
       status: 'active',
       validFrom: '2026-01-01',
       validTo: '2026-12-31',
@@ -44,6 +45,7 @@ function payload(i: number): EventPayloads['contract.subscribed'] {
       createdAt: at,
       updatedAt: at,
     },
+    mandateIbanSealed: UNOPENABLE_SEALED_IBAN,
   };
 }
 

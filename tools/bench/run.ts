@@ -48,7 +48,7 @@ const LIST_CUSTOMER = 'bench-cust-0';
 const IBAN = 'FR76 3000 6000 0112 3456 7890 189';
 const contractBody = (customerId: string, n: number) => ({
   // The customer's gateway account: any well-formed id will do for a benchmark.
-  customer: { id: customerId, name: `Bench customer ${customerId}`, userId: `usr_${customerId.replace(/[^0-9a-z]/g, '').padStart(26, '0').slice(-26)}` },
+  customer: { id: customerId, name: `Bench customer ${customerId}`, billingEmail: 'accounts@example.com', userId: `usr_${customerId.replace(/[^0-9a-z]/g, '').padStart(26, '0').slice(-26)}` },
   validFrom: '2026-01-01',
   validTo: '2026-12-31',
   currency: 'EUR',

@@ -57,6 +57,7 @@ import {
   startServer,
 } from './harness.js';
 import { type DatabaseInfo, machineDetails, writeDocSection } from './report.js';
+import { UNOPENABLE_SEALED_IBAN } from '../../services/common/events/test-support/fixtures.js';
 
 const SCRIPT = 'tools/bench/scale.ts';
 /** Short runs: 10 routes × 3 scales, plus seeding 100k records of each kind, in well under 10 minutes. */
@@ -459,7 +460,7 @@ async function signInAll(api: Api, users: BenchUser[]): Promise<void> {
 const IBAN = 'FR76 3000 6000 0112 3456 7890 189';
 /** A contract for customer `customerId`, whose gateway account is `userId`. */
 const contractBody = (customerId: string, userId: string, n: number) => ({
-  customer: { id: customerId, name: `Bench customer ${customerId}`, userId },
+  customer: { id: customerId, name: `Bench customer ${customerId}`, billingEmail: 'accounts@example.com', userId },
   validFrom: '2026-01-01',
   validTo: '2026-12-31',
   currency: 'EUR',
@@ -614,7 +615,7 @@ class Seeder {
         const contract: StoredContract = {
           ...templateContract,
           id,
-          customer: { id: customer, name: `Scale customer ${customer}`, userId: seededUserId(Math.floor(i / CONTRACTS_PER_CUSTOMER)) },
+          customer: { id: customer, name: `Scale customer ${customer}`, billingEmail: 'accounts@example.com', userId: seededUserId(Math.floor(i / CONTRACTS_PER_CUSTOMER)) },
           mandate: { ...templateContract.mandate, reference: `SCALE-${i}` },
           version: 1,
           createdAt: at,
@@ -849,7 +850,7 @@ function eventPayload(i: number): EventPayloads['contract.subscribed'] {
     actor: 'bench',
     contract: {
       id,
-      customer: { id: `cust-${i % 50}`, name: 'ACME', userId: 'usr_00000000000000000000000000' },
+      customer: { id: `cust-${i % 50}`, name: 'ACME', billingEmail: 'accounts@example.com', userId: 'usr_00000000000000000000000000' },
       status: 'active',
       validFrom: '2026-01-01',
       validTo: '2026-12-31',
@@ -860,6 +861,7 @@ function eventPayload(i: number): EventPayloads['contract.subscribed'] {
       createdAt: at,
       updatedAt: at,
     },
+    mandateIbanSealed: UNOPENABLE_SEALED_IBAN,
   };
 }
 

@@ -11,6 +11,7 @@ import { EventBus } from '../../services/common/events/event-bus.js';
 import { Inbox } from '../../services/common/events/inbox.js';
 import { AMQP_PREFIX, AMQP_URL, MONGO_URL, TEST_RETRY_DELAYS_MS, deleteTopology, testDatabaseName } from '../testing/service-harness.js';
 import { listParked, replayParked } from './parked-events.js';
+import { UNOPENABLE_SEALED_IBAN } from '../../services/common/events/test-support/fixtures.js';
 
 /** The tool as `make parked` / `make replay-parked` run it. */
 const runTool = (args: string[], prefix: string) =>
@@ -67,7 +68,7 @@ describe('parked events tool (integration)', function () {
     const at = new Date().toISOString();
     const contract = {
       id: 'ctr_0123456789abcdefghjkmnpqrs',
-      customer: { id: 'cust-1', name: 'ACME', userId: 'usr_00000000000000000000000001' },
+      customer: { id: 'cust-1', name: 'ACME', billingEmail: 'accounts@example.com', userId: 'usr_00000000000000000000000001' },
       status: 'cancelled' as const,
       validFrom: '2026-01-01',
       validTo: '2026-12-31',
@@ -78,7 +79,7 @@ describe('parked events tool (integration)', function () {
       createdAt: at,
       updatedAt: at,
     };
-    const event = await bus.publish('contract.cancelled', { contractId: contract.id, version: 2, at, actor: 'op', contract }, { correlationId: 'corr-parked' });
+    const event = await bus.publish('contract.cancelled', { contractId: contract.id, version: 2, at, actor: 'op', contract, mandateIbanSealed: UNOPENABLE_SEALED_IBAN }, { correlationId: 'corr-parked' });
 
     const parked = await until(() => listParked(AMQP_URL, prefix, service), (list) => list.length === 1);
     expect(parked).to.have.length(1);

@@ -5,51 +5,23 @@
 // (`skid`). The header is authenticated with the ciphertext; after decryption the private key's
 // public half must also be the one recorded beside it, so a ciphertext moved to another record
 // does not load. Nothing here logs or puts key material (the KEK, `d`) in an error message.
-import { createHmac } from 'node:crypto';
 import { CompactEncrypt, type JWK, compactDecrypt, decodeProtectedHeader } from 'jose';
+import { MAKE_A_KEY, type SecretKey, parseSecretKey, parseSecretKeys } from '../../common/secret-keys.js';
 
-export interface KeyEncryptionKey {
-  /** A fingerprint of the key (not the key): what records encrypted under it are marked with. */
-  id: string;
-  key: Uint8Array;
-}
+export type KeyEncryptionKey = SecretKey;
 
 export const KEK_VARIABLE = 'SIGNING_KEY_ENCRYPTION_KEY';
-export const MAKE_A_KEK = `node -p "crypto.randomBytes(32).toString('base64url')"`;
+export const MAKE_A_KEK = MAKE_A_KEY;
 
-const KEK_BYTES = 32;
 const ALG = 'dir';
 const ENC = 'A256GCM';
+const KEK_LABEL = 'payspec signing-key encryption key id';
 
 /** A KEK from its configured text: 32 bytes in base64 or base64url. The message never shows the value. */
-export function parseKek(value: string): KeyEncryptionKey {
-  const text = value.trim();
-  const shape = `must be ${KEK_BYTES} random bytes in base64 or base64url (make one: ${MAKE_A_KEK})`;
-  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(text)) throw new Error(`${shape}; it is not base64`);
-  const key = Buffer.from(text.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
-  if (key.length !== KEK_BYTES) throw new Error(`${shape}; it decodes to ${key.length} bytes`);
-  return { id: kekId(key), key: new Uint8Array(key) };
-}
+export const parseKek = (value: string): KeyEncryptionKey => parseSecretKey(value, KEK_LABEL, 'kek');
 
 /** Several KEKs, comma-separated (earlier KEKs, kept to decrypt what they encrypted). */
-export function parseKeks(value: string): KeyEncryptionKey[] {
-  return value
-    .split(',')
-    .map((part) => part.trim())
-    .filter(Boolean)
-    .map((part, i) => {
-      try {
-        return parseKek(part);
-      } catch (err) {
-        throw new Error(`entry ${i + 1}: ${(err as Error).message}`, { cause: err });
-      }
-    });
-}
-
-/** `kek-` and 16 base64url characters of an HMAC of a fixed label under the key: names the key, reveals nothing of it. */
-function kekId(key: Uint8Array): string {
-  return `kek-${createHmac('sha256', key).update('payspec signing-key encryption key id').digest('base64url').slice(0, 16)}`;
-}
+export const parseKeks = (value: string): KeyEncryptionKey[] => parseSecretKeys(value, KEK_LABEL, 'kek');
 
 /** The private JWK of signing key `kid` as a compact JWE under `kek`. */
 export async function encryptPrivateJwk(jwk: JWK, kid: string, kek: KeyEncryptionKey): Promise<string> {

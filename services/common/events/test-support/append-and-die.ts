@@ -4,6 +4,7 @@
 //   env: MONGO_URL, BUS_DB, CONTRACT_ID
 import { ContractRepository, contractIndexes } from '../../../contract/contract-repository.js';
 import { connectMongo, ensureIndexes } from '../../mongo.js';
+import { mandateSealer } from '../../sealed-values.js';
 import { Outbox, outboxIndexes } from '../outbox.js';
 import { storedContract } from './fixtures.js';
 
@@ -11,7 +12,7 @@ const contractId = process.env.CONTRACT_ID!;
 const database = await connectMongo(process.env.MONGO_URL!, process.env.BUS_DB!);
 await ensureIndexes(database.db, { ...contractIndexes, ...outboxIndexes });
 const outbox = new Outbox(database.db);
-const repository = new ContractRepository(database.db, outbox);
+const repository = new ContractRepository(database.db, outbox, mandateSealer({}, {}).sealer);
 outbox.register(repository.outboxSources());
 const contract = storedContract(contractId);
 const result = await repository.append({

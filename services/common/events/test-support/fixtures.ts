@@ -15,7 +15,7 @@ type ContractChanged = EventPayloads['contract.subscribed'];
 export function storedContract(contractId = newId('ctr'), version = 1, at = new Date().toISOString()): StoredContract {
   return {
     id: contractId,
-    customer: { id: 'cust-bus-test', name: 'Bus Test Works Council', userId: 'usr_0000000000000000000000bus0' },
+    customer: { id: 'cust-bus-test', name: 'Bus Test Works Council', billingEmail: 'accounts@example.com', userId: 'usr_0000000000000000000000bus0' },
     status: 'active',
     validFrom: '2026-01-01',
     validTo: '2026-12-31',
@@ -28,12 +28,18 @@ export function storedContract(contractId = newId('ctr'), version = 1, at = new 
   };
 }
 
+/**
+ * A `mandateIbanSealed` of the right shape (a compact JWE's five parts) that opens under no key:
+ * for events whose consumers under test never open it.
+ */
+export const UNOPENABLE_SEALED_IBAN = 'eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..aXZpdml2aXZpdml2.c2VhbGVk.dGFndGFndGFndGFndGFn';
+
 /** A `contract.*` payload valid against the ContractChanged schema. */
 export function contractChanged(contractId = newId('ctr'), version = 1): ContractChanged {
   const at = new Date().toISOString();
   const { mandate, ...contract } = storedContract(contractId, version, at);
   const { iban: _iban, ...masked } = mandate;
-  return { contractId, version, at, actor: 'bus-test', contract: { ...contract, mandate: masked } };
+  return { contractId, version, at, actor: 'bus-test', contract: { ...contract, mandate: masked }, mandateIbanSealed: UNOPENABLE_SEALED_IBAN };
 }
 
 export interface EffectCounters {
