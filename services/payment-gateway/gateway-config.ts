@@ -46,6 +46,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv) {
       BANK_TIMEOUT_MS: num({ default: 5_000, desc: 'How long a call to a bank may take; then the payment stays pending and is settled later' }),
       PAYMENTS_CALLBACK_BASE_URL: str({ default: undefined, desc: "The gateway's own base URL as the banks reach it, for their settlement callbacks; unset: pending payments are settled by asking the bank" }),
       PAYMENT_MAX_AMOUNT: num({ default: 100_000_000, desc: 'Largest single card payment, in minor units (1,000,000.00)' }),
+      DIRECT_DEBIT_BANK: str({ default: 'piggy-bank', desc: "The bank (a name in ACQUIRING_BANKS) billing operations' direct debits are sent to" }),
     },
     env,
   );

@@ -1,10 +1,15 @@
 // The payment gateway: identity (the platform's token issuer), wallets and card payments, serving
-// specs/payment-gateway.yaml through createPaymentGatewayDelegate.
+// specs/payment-gateway.yaml through createPaymentGatewayDelegate; and direct debits authorizing
+// billing operations (billing.payment-requested → payment.authorized / payment.declined).
 import { fileURLToPath } from 'node:url';
 import { createPaymentGatewayRouter } from '../../generated/payment-gateway/router.js';
 import spec from '../../generated/payment-gateway/spec.json' with { type: 'json' };
 import { bearerJwt } from '../common/auth/bearer-jwt.js';
 import { type ServiceDefinition, runMain } from '../common/bootstrap.js';
+import { loadConfig } from '../common/config.js';
+import { MANDATE_SEAL_DEV_KEY_WARNING, mandateSealSpecs, mandateSealer } from '../common/sealed-values.js';
+import { DirectDebits } from './direct-debits/direct-debits-handler.js';
+import { DirectDebitsRepository, directDebitIndexes } from './direct-debits/direct-debits-repository.js';
 import { loadGatewayConfig, signingKeyEncryption } from './gateway-config.js';
 import { IdentityRepository, ensureFirstOperator, identityIndexes } from './identity/identity-repository.js';
 import { SigningKeys } from './identity/signing-keys.js';
@@ -19,9 +24,9 @@ export const paymentGatewayService: ServiceDefinition = {
   name: 'payment-gateway',
   defaultPort: 8080,
   spec,
-  indexes: { ...identityIndexes, ...walletIndexes, ...paymentIndexes, ...cardVaultIndexes },
+  indexes: { ...identityIndexes, ...walletIndexes, ...paymentIndexes, ...cardVaultIndexes, ...directDebitIndexes },
   issuesTokens: true,
-  async createApi({ env, db, log, config, routerOptions, outbox, idempotency, announce, reconcile, clock }) {
+  async createApi({ env, db, log, config, routerOptions, bus, outbox, idempotency, announce, reconcile, clock }) {
     const settings = loadGatewayConfig(env);
     const keys = await SigningKeys.load(db, settings.SIGNING_KEY, log, { accessTokenTtlS: settings.ACCESS_TOKEN_TTL_S, encryption: signingKeyEncryption(settings) });
     // Registrations, top-ups and transfers owe events: the repositories write outbox markers and
@@ -50,6 +55,26 @@ export const paymentGatewayService: ServiceDefinition = {
     const payments = new PaymentsRepository(db, outbox);
     outbox.register(payments.outboxSources());
     reconcile({ name: 'payments', pending: payments.pendingPayments(), settle: (id, now) => settlePendingPayment(id, payments, banks, log, now) });
+
+    // Billing operations' direct debits: the mandate's IBAN arrives sealed (the contract service
+    // seals it under the same key) and is opened only for the bank call; a debit the bank did not
+    // answer stays pending and the reconciler asks the bank by its reference.
+    if (!banks.has(settings.DIRECT_DEBIT_BANK)) throw new Error(`DIRECT_DEBIT_BANK: no bank named ${settings.DIRECT_DEBIT_BANK} in ACQUIRING_BANKS`);
+    const { sealer, devKey } = mandateSealer(loadConfig(mandateSealSpecs(), env), env);
+    if (devKey) log.warn(MANDATE_SEAL_DEV_KEY_WARNING);
+    const directDebitRecords = new DirectDebitsRepository(db, outbox);
+    outbox.register(directDebitRecords.outboxSources());
+    const directDebits = new DirectDebits({
+      repository: directDebitRecords,
+      banks,
+      sealer,
+      bank: settings.DIRECT_DEBIT_BANK,
+      log: log.child({ component: 'direct-debits' }),
+      now: clock,
+      onChange: announce,
+    });
+    bus.subscribe('billing.payment-requested', (event) => directDebits.authorize(event));
+    reconcile({ name: 'direct-debits', pending: directDebitRecords.pendingDebits(), settle: (id) => directDebits.settlePending(id) });
 
     const delegate = createPaymentGatewayDelegate({
       identity: { users, keys, settings, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE, onChange: announce, now: clock },

@@ -6,6 +6,7 @@
 // A charge is idempotent at the bank on its reference (the payment id), so asking again never
 // charges twice.
 import { type AcquiringBankClient, createAcquiringBankClient } from '../../../generated/acquiring-bank/client.js';
+import type { BankDirectDebit } from '../direct-debits/direct-debits-domain.js';
 import { type BankOutcome, outcomeOfBankStatus } from './payments-domain.js';
 
 export interface BankSettings {
@@ -26,6 +27,19 @@ export interface ChargeInput {
   currency: string;
   description?: string;
 }
+
+export interface DirectDebitInput {
+  /** The billing operation's id: the bank is idempotent on it, so sending it again never debits twice. */
+  reference: string;
+  /** The IBAN in clear, opened from its seal for this call only. */
+  mandate: { reference: string; iban: string; signedOn: string; expiresOn?: string };
+  amount: number;
+  currency: string;
+  description?: string;
+}
+
+/** The bank's direct debit as it answered, or `unknown` (time-out, down, garbage): ask again later. */
+export type DirectDebitReply = { status: 'answered'; debit: BankDirectDebit } | { status: 'unknown'; why: string };
 
 /** `unknown`: the bank did not give a usable answer (time-out, down, garbage); ask again later. */
 export type BankAnswer = BankOutcome | { status: 'unknown'; why: string };
@@ -98,6 +112,29 @@ export class Banks {
     }
   }
 
+  /** Debits the mandate's account at `bank` (the IBAN goes to the bank and nowhere else). */
+  async directDebit(bank: string, input: DirectDebitInput): Promise<DirectDebitReply> {
+    const client = this.client(bank);
+    try {
+      const { data, response } = await client.POST('/direct-debits', { body: input, signal: AbortSignal.timeout(this.settings.timeoutMs) });
+      return directDebitReply(input.reference, data, response);
+    } catch (err) {
+      return { status: 'unknown', why: describe(err) };
+    }
+  }
+
+  /** What the bank knows of the direct debit made under `reference`: `never-received` when nothing. */
+  async directDebitStatus(bank: string, reference: string): Promise<DirectDebitReply | { status: 'never-received' }> {
+    const client = this.client(bank);
+    try {
+      const { data, response } = await client.GET('/direct-debits/{reference}', { params: { path: { reference } }, signal: AbortSignal.timeout(this.settings.timeoutMs) });
+      if (response.status === 404) return { status: 'never-received' };
+      return directDebitReply(reference, data, response);
+    } catch (err) {
+      return { status: 'unknown', why: describe(err) };
+    }
+  }
+
   private async ask(
     bank: string,
     call: (client: AcquiringBankClient, signal: AbortSignal) => Promise<{ data?: { status: string; reason?: string; bankChargeId: string }; response: Response }>,
@@ -117,6 +154,12 @@ export class Banks {
     if (!client) throw new Error(`no acquiring bank named ${bank} is configured (ACQUIRING_BANKS)`);
     return client;
   }
+}
+
+/** A well-formed answer about the debit asked for, or `unknown` (a 5xx, a 4xx, another debit, a body off the spec). */
+function directDebitReply(reference: string, data: Partial<BankDirectDebit> | undefined, response: Response): DirectDebitReply {
+  if (!data || !['0', '100', '200'].includes(data.status ?? '') || data.reference !== reference) return { status: 'unknown', why: `bank answered ${response.status}` };
+  return { status: 'answered', debit: { reference, status: data.status!, ...(typeof data.reason === 'string' ? { reason: data.reason } : {}) } };
 }
 
 function describe(err: unknown): string {
