@@ -13,11 +13,16 @@ import { expect } from 'chai';
 import type { CommandStartedEvent, Document } from 'mongodb';
 import { createContractClient } from '../generated/contract/client.js';
 import { createPaymentGatewayClient } from '../generated/payment-gateway/client.js';
-import { MONGO_URL, type TestService, startTestService } from '../tools/testing/service-harness.js';
+import { pino } from 'pino';
+import { AMQP_PREFIX, AMQP_URL, MONGO_URL, type TestService, deleteTopology, startTestService } from '../tools/testing/service-harness.js';
 import { type TokenIssuer, createTokenIssuer } from '../tools/testing/tokens.js';
+import { eventually } from '../tools/testing/wait.js';
+import { loadConfig } from './common/config.js';
+import { EventBus } from './common/events/event-bus.js';
 import { Inbox } from './common/events/inbox.js';
 import { newId } from './common/ids.js';
 import { commandWatchers, connectMongo } from './common/mongo.js';
+import { mandateSealSpecs, mandateSealer } from './common/sealed-values.js';
 import { contractService } from './contract/main.js';
 import { paymentGatewayService } from './payment-gateway/main.js';
 import { acquiringBankService } from './simulators/acquiring-bank/main.js';
@@ -26,6 +31,7 @@ import { acquiringBankService } from './simulators/acquiring-bank/main.js';
 const ALLOWED: Record<string, string> = {
   outbox: 'the relay (and the reconcilers of transfers and payments) read the pending markers whole: only what is not yet published or settled',
   reconciler_leases: 'leases of past periods are deleted in a batch after each reconciler pass',
+  callbacks_pending_piggy_bank: "the bank simulator's callback reconciler reads its pending set whole each pass (RECONCILE_INTERVAL_MS): only callbacks not yet acknowledged",
   signing_keys: 'the key chain (a few documents) is re-read every few minutes, not per request',
   sign_in_attempts: 'attempts older than the window are purged now and then (a batch delete)',
   sign_in_attempts_heads: 'idle scopes are forgotten with that purge (a batch delete)',
@@ -102,6 +108,7 @@ describe('Data access on hot paths: a filter of _id alone (integration)', functi
     commandWatchers.delete(watch);
     for (const svc of [contract, gateway, bank]) await svc?.stop();
     for (const svc of [contract, gateway, bank]) await svc?.drop();
+    await deleteTopology(AMQP_PREFIX, 'billing'); // the queues the test's billing publisher declared
   });
 
   it('sign-up, sign-in, refresh, /me, wallet, top-up, transfer, transactions, contract read and change, event handling', async () => {
@@ -188,6 +195,20 @@ describe('Data access on hot paths: a filter of _id alone (integration)', functi
     route = 'GET /contracts/{id}/history';
     expect((await operator.GET('/contracts/{contractId}/history', { params: { path } })).response.status).to.equal(200);
 
+    // A billing operation's direct debit (the gateway's handler of billing.payment-requested,
+    // the bank's direct debit, the relay building payment.authorized).
+    route = 'event billing.payment-requested (direct debit)';
+    const billing = new EventBus({ url: AMQP_URL, prefix: AMQP_PREFIX, service: 'billing', log: pino({ level: 'silent' }) });
+    try {
+      const { sealer } = mandateSealer(loadConfig(mandateSealSpecs(), {}), {});
+      const mandate = { reference: 'GUARD-1', ibanSealed: await sealer.seal('FR7630006000011234567890189', 'iban'), signedOn: '2025-12-01' };
+      await billing.publish('billing.payment-requested', { operationId: newId('op'), contractId: newId('ctr'), amount: 500, currency: 'EUR', mandate, requestedAt: new Date().toISOString() }, { correlationId: 'guard' });
+      const published = async () => (await (await fetch(`${gateway.url}/metrics`)).text()).split('\n').some((l) => l.startsWith('events_published_total{') && l.includes('type="payment.authorized"') && l.endsWith(' 1'));
+      await eventually(published, Boolean, 'payment.authorized published');
+    } finally {
+      await billing.close();
+    }
+
     // Event handling: what the bus asks of the inbox for a delivery and for a redelivery.
     route = 'event handling (inbox)';
     const database = await connectMongo(MONGO_URL, `${gateway.dbName}_inbox`);
@@ -205,7 +226,7 @@ describe('Data access on hot paths: a filter of _id alone (integration)', functi
     route = 'done';
 
     // Every route above reached the database (so the watch saw it), and only by `_id`.
-    const routes = ['sign-up and sign-in', 'failed sign-in', 'refresh', 'GET /me', 'GET /wallet', 'POST /wallet/top-ups', 'POST /wallet/top-ups (replayed)', 'POST /wallet/transfers', 'POST /wallet/transfers (refused)', 'GET /wallet/transactions', 'POST /payments', 'GET /payments/{id}', 'GET /payments', 'POST /payments/{id}/refunds', 'POST /contracts', 'GET /contracts/{id}', 'PUT /contracts/{id}/credit-limit', 'POST /contracts/{id}/suspend', 'GET /contracts/{id}/history', 'event handling (inbox)'];
+    const routes = ['sign-up and sign-in', 'failed sign-in', 'refresh', 'GET /me', 'GET /wallet', 'POST /wallet/top-ups', 'POST /wallet/top-ups (replayed)', 'POST /wallet/transfers', 'POST /wallet/transfers (refused)', 'GET /wallet/transactions', 'POST /payments', 'GET /payments/{id}', 'GET /payments', 'POST /payments/{id}/refunds', 'POST /contracts', 'GET /contracts/{id}', 'PUT /contracts/{id}/credit-limit', 'POST /contracts/{id}/suspend', 'GET /contracts/{id}/history', 'event billing.payment-requested (direct debit)', 'event handling (inbox)'];
     for (const name of routes) expect(seen.get(name) ?? 0, `${name} sent no command: is the watch attached?`).to.be.greaterThan(0);
     expect(violations, JSON.stringify(violations, null, 1)).to.deep.equal([]);
   });
