@@ -28,6 +28,7 @@ export interface ServiceInstance {
 export const SERVICES: readonly ServiceEntry[] = [
   { name: 'payment-gateway', port: 8080, entry: 'services/payment-gateway/main.ts', spec: 'specs/payment-gateway.yaml' },
   { name: 'contract', port: 8081, entry: 'services/contract/main.ts', spec: 'specs/contract.yaml' },
+  { name: 'billing', port: 8082, entry: 'services/billing/main.ts', spec: 'specs/billing.yaml' },
   {
     name: 'acquiring-bank',
     port: 8090,
