@@ -181,6 +181,15 @@ describe('Direct debits for billing operations (integration)', function () {
     expect((await fetch(`${bank.url}/direct-debits/${request.operationId}`, { headers: BANK_KEY })).status).to.equal(404);
   });
 
+  it('declines as mandate-invalid an IBAN the bank would refuse as malformed, without asking the bank', async () => {
+    const request = await paymentRequest({ iban: 'not an IBAN at all' });
+    await publish(billing, request);
+    const answer = await answerTo(probe, request.operationId);
+    expect(answer.type).to.equal('payment.declined');
+    expect(answer.data).to.include({ operationId: request.operationId, reason: 'mandate-invalid' });
+    expect((await fetch(`${bank.url}/direct-debits/${request.operationId}`, { headers: BANK_KEY })).status).to.equal(404);
+  });
+
   it('debits once and answers once when the request comes twice: the same event redelivered, and the same operation under another event', async () => {
     const handled = () => counter(gateway.url, 'events_consumed_total', { type: 'billing.payment-requested' });
     const callsBefore = await debitCalls(bank.url);
