@@ -1,6 +1,7 @@
 // Prometheus metrics: one registry per service, so several services can share a process in tests.
 import type { RequestHandler } from 'express';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { matchedOperationId } from './http/operation-router.js';
 
 export function createMetrics(service: string) {
   const registry = new Registry();
@@ -8,25 +9,26 @@ export function createMetrics(service: string) {
   collectDefaultMetrics({ register: registry });
   const requests = new Histogram({
     name: 'http_request_duration_seconds',
-    help: 'HTTP request duration by route template and status',
-    labelNames: ['method', 'route', 'status'] as const,
+    help: 'HTTP request duration by operation (the spec\'s operationId; the route template for the runtime\'s own routes) and status',
+    labelNames: ['method', 'operation', 'status'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
   const errors = new Counter({
     name: 'http_server_errors_total',
-    help: '5xx answers by route template',
-    labelNames: ['route'] as const,
+    help: '5xx answers by operation',
+    labelNames: ['operation'] as const,
     registers: [registry],
   });
 
   const middleware: RequestHandler = (req, res, next) => {
     const end = requests.startTimer();
     res.on('finish', () => {
-      // The route template, not the raw path, keeps the label set small.
-      const route = (req.route?.path as string | undefined) ?? 'unmatched';
-      end({ method: req.method, route, status: String(res.statusCode) });
-      if (res.statusCode >= 500) errors.inc({ route });
+      // The operationId (or the route template of /health, /metrics…), never the raw path, keeps
+      // the label set small. Operations are matched by the spec, not by Express routes.
+      const operation = matchedOperationId(req) ?? (req.route?.path as string | undefined) ?? 'unmatched';
+      end({ method: req.method, operation, status: String(res.statusCode) });
+      if (res.statusCode >= 500) errors.inc({ operation });
     });
     next();
   };

@@ -421,6 +421,7 @@ describe('Contract API (integration)', function () {
       expect(events[0]!.id).to.equal(logKey(path.contractId, 1));
       const metrics = await (await fetch(`${svc.url}/metrics`)).text();
       expect(metrics, 'published events are counted for /metrics').to.match(/^events_published_total\{[^}]*type="contract\.suspended"[^}]*\} [1-9]/m);
+      expect(metrics, 'request durations are labelled by operationId').to.match(/^http_request_duration_seconds_count\{[^}]*operation="createContract"[^}]*status="201"[^}]*\} [1-9]/m);
       expect(events[1]!.causationid).to.equal(suspended.response.headers.get('x-request-id'));
       expect((events[1]!.data as { reason?: string; contract: { status: string } })).to.deep.include({ reason: 'audit' });
       expect((events[2]!.data as { contract: { creditLimit: number; mandate: { ibanMasked: string } } }).contract).to.deep.include({ creditLimit: 42 });
