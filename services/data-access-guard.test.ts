@@ -11,16 +11,20 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import type { CommandStartedEvent, Document } from 'mongodb';
+import { createBillingClient } from '../generated/billing/client.js';
 import { createContractClient } from '../generated/contract/client.js';
 import { createPaymentGatewayClient } from '../generated/payment-gateway/client.js';
 import { pino } from 'pino';
 import { AMQP_PREFIX, AMQP_URL, MONGO_URL, type TestService, deleteTopology, startTestService } from '../tools/testing/service-harness.js';
+import { testDatabaseName, withMongo } from '../tools/testing/service-harness.js';
 import { type TokenIssuer, createTokenIssuer } from '../tools/testing/tokens.js';
 import { eventually } from '../tools/testing/wait.js';
 import { loadConfig } from './common/config.js';
 import { EventBus } from './common/events/event-bus.js';
 import { Inbox } from './common/events/inbox.js';
 import { newId } from './common/ids.js';
+import { billingService } from './billing/main.js';
+import { type Publishers, orders, publishers, snapshot } from './billing/test-support/fixtures.js';
 import { commandWatchers, connectMongo } from './common/mongo.js';
 import { mandateSealSpecs, mandateSealer } from './common/sealed-values.js';
 import { contractService } from './contract/main.js';
@@ -228,6 +232,82 @@ describe('Data access on hot paths: a filter of _id alone (integration)', functi
     // Every route above reached the database (so the watch saw it), and only by `_id`.
     const routes = ['sign-up and sign-in', 'failed sign-in', 'refresh', 'GET /me', 'GET /wallet', 'POST /wallet/top-ups', 'POST /wallet/top-ups (replayed)', 'POST /wallet/transfers', 'POST /wallet/transfers (refused)', 'GET /wallet/transactions', 'POST /payments', 'GET /payments/{id}', 'GET /payments', 'POST /payments/{id}/refunds', 'POST /contracts', 'GET /contracts/{id}', 'PUT /contracts/{id}/credit-limit', 'POST /contracts/{id}/suspend', 'GET /contracts/{id}/history', 'event billing.payment-requested (direct debit)', 'event handling (inbox)'];
     for (const name of routes) expect(seen.get(name) ?? 0, `${name} sent no command: is the watch attached?`).to.be.greaterThan(0);
+    expect(violations, JSON.stringify(violations, null, 1)).to.deep.equal([]);
+  });
+});
+
+// Billing's hot routes and handlers (issue 10), on a billing instance of their own; the contract,
+// payment and mail events are published by the test as those services would.
+describe('Data access on hot paths: billing (integration)', function () {
+  this.timeout(60_000);
+  /** Billing's own batch reads besides the shared ones above. */
+  const billingAllowed: Record<string, string> = {
+    ...ALLOWED,
+    billing_runs_pending: 'the billing-run reconciler reads the runs under way whole (one per period at most)',
+  };
+  let issuer: TokenIssuer;
+  let billing: TestService;
+  let publish: Publishers;
+  let route = 'start-up';
+  const seen = new Map<string, number>();
+  const violations: Violation[] = [];
+  const watch = (event: CommandStartedEvent) => {
+    if (event.databaseName !== billing?.dbName || !CHECKED.has(event.commandName)) return;
+    const collection = String(event.command[event.commandName]);
+    seen.set(route, (seen.get(route) ?? 0) + 1);
+    for (const filter of filtersOf(event)) {
+      if (byIdAlone(filter) || collection in billingAllowed) continue;
+      violations.push({ route, command: event.commandName, collection, filter });
+    }
+  };
+
+  before(async () => {
+    commandWatchers.add(watch);
+    issuer = await createTokenIssuer();
+    publish = publishers();
+    billing = await startTestService(billingService, issuer, { BILLING_SCHEDULE: 'off', MONGO_DB: `${testDatabaseName('billing')}_guard` });
+  });
+
+  after(async () => {
+    commandWatchers.delete(watch);
+    await billing?.stop();
+    await publish?.close();
+    await billing?.drop();
+  });
+
+  it('contract event, POST /operations, GET operation, GET outstanding, payment answers', async () => {
+    const operator = createBillingClient({ baseUrl: billing.url, token: await issuer.sign('op-guard', { roles: ['operator'] }) });
+    const ledgerSize = (contractId: string) =>
+      withMongo(async (client) => client.db(billing.dbName).collection('ledger').countDocuments({ owner: contractId }));
+    const contract = snapshot();
+
+    route = 'contract event (billing)';
+    await publish.contract('contract.subscribed', contract);
+    await eventually(() => ledgerSize(contract.id), (n) => n === 1, 'contract on the ledger');
+    route = 'POST /operations';
+    const body = { contractId: contract.id, type: 'purchase' as const, currency: 'EUR', orders: orders(500) };
+    const created = await operator.POST('/operations', { params: { header: { 'Idempotency-Key': randomUUID() } }, body });
+    expect(created.response.status).to.equal(201);
+    route = 'POST /operations (refused)';
+    const refused = await operator.POST('/operations', { params: { header: { 'Idempotency-Key': randomUUID() } }, body: { ...body, orders: orders(contract.creditLimit) } });
+    expect(refused.response.status).to.equal(422);
+    route = 'GET /operations/{id}';
+    expect((await operator.GET('/operations/{operationId}', { params: { path: { operationId: created.data!.id } } })).response.status).to.equal(200);
+    route = 'GET /contracts/{id}/outstanding';
+    expect((await operator.GET('/contracts/{contractId}/outstanding', { params: { path: { contractId: contract.id } } })).response.status).to.equal(200);
+    route = 'payment answer (billing)';
+    await publish.gateway('payment.declined', { operationId: created.data!.id, contractId: contract.id, amount: 500, currency: 'EUR', reason: 'insufficient-funds', at: new Date().toISOString() });
+    await eventually(() => ledgerSize(contract.id), (n) => n === 3, 'decline on the ledger');
+    await eventually(
+      async () => (await operator.GET('/operations/{operationId}', { params: { path: { operationId: created.data!.id } } })).data?.status,
+      (status) => status === 'declined',
+      'declined',
+    );
+    route = 'done';
+
+    for (const name of ['contract event (billing)', 'POST /operations', 'POST /operations (refused)', 'GET /operations/{id}', 'GET /contracts/{id}/outstanding', 'payment answer (billing)']) {
+      expect(seen.get(name) ?? 0, `${name} sent no command: is the watch attached?`).to.be.greaterThan(0);
+    }
     expect(violations, JSON.stringify(violations, null, 1)).to.deep.equal([]);
   });
 });
