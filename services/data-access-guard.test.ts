@@ -9,6 +9,9 @@
 // job) is listed in ALLOWED with the reason; a list route is measured in docs/benchmarks.md
 // instead of being checked here.
 import { randomInt, randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import type { CommandStartedEvent, Document } from 'mongodb';
 import { createBillingClient } from '../generated/billing/client.js';
@@ -28,6 +31,9 @@ import { type Publishers, orders, publishers, snapshot } from './billing/test-su
 import { commandWatchers, connectMongo } from './common/mongo.js';
 import { mandateSealSpecs, mandateSealer } from './common/sealed-values.js';
 import { contractService } from './contract/main.js';
+import { createInvoiceMailerClient } from '../generated/invoice-mailer/client.js';
+import { invoiceMailerService } from './invoice-mailer/main.js';
+import { issuedInvoice, startBillingPublisher } from './invoice-mailer/test-support/invoices.js';
 import { paymentGatewayService } from './payment-gateway/main.js';
 import { acquiringBankService } from './simulators/acquiring-bank/main.js';
 
@@ -306,6 +312,65 @@ describe('Data access on hot paths: billing (integration)', function () {
     route = 'done';
 
     for (const name of ['contract event (billing)', 'POST /operations', 'POST /operations (refused)', 'GET /operations/{id}', 'GET /contracts/{id}/outstanding', 'payment answer (billing)']) {
+      expect(seen.get(name) ?? 0, `${name} sent no command: is the watch attached?`).to.be.greaterThan(0);
+    }
+    expect(violations, JSON.stringify(violations, null, 1)).to.deep.equal([]);
+  });
+});
+
+// The invoice mailer's handler (billing.invoice-issued: first delivery and a redelivery under
+// another event id) and its read route, on an instance of its own writing .eml files.
+describe('Data access on hot paths: invoice mailer (integration)', function () {
+  this.timeout(60_000);
+  let issuer: TokenIssuer;
+  let mailer: TestService;
+  let billing: Awaited<ReturnType<typeof startBillingPublisher>>;
+  let mailDir: string;
+  let route = 'start-up';
+  const seen = new Map<string, number>();
+  const violations: Violation[] = [];
+  const watch = (event: CommandStartedEvent) => {
+    if (event.databaseName !== mailer?.dbName || !CHECKED.has(event.commandName)) return;
+    const collection = String(event.command[event.commandName]);
+    seen.set(route, (seen.get(route) ?? 0) + 1);
+    for (const filter of filtersOf(event)) {
+      if (byIdAlone(filter) || collection in ALLOWED) continue;
+      violations.push({ route, command: event.commandName, collection, filter });
+    }
+  };
+
+  before(async () => {
+    commandWatchers.add(watch);
+    issuer = await createTokenIssuer();
+    mailDir = await mkdtemp(join(tmpdir(), 'payspec-guard-mail-'));
+    mailer = await startTestService(invoiceMailerService, issuer, { MAIL_DIR: mailDir, MONGO_DB: `${testDatabaseName('invoice-mailer')}_guard` });
+    billing = await startBillingPublisher();
+  });
+
+  after(async () => {
+    commandWatchers.delete(watch);
+    await billing?.close();
+    await mailer?.stop();
+    await mailer?.drop();
+    await deleteTopology(AMQP_PREFIX, 'billing');
+    await rm(mailDir, { recursive: true, force: true });
+  });
+
+  it('billing.invoice-issued (sent, then redelivered under another id), GET /sent-invoices/{id}', async () => {
+    const handled = (eventId: string) => withMongo(async (client) => client.db(mailer.dbName).collection('inbox').findOne({ _id: eventId as never }));
+    const invoice = issuedInvoice();
+    route = 'event billing.invoice-issued (mailer)';
+    await billing.publish(invoice, `guard-1-${invoice.invoiceId}`);
+    await eventually(() => handled(`guard-1-${invoice.invoiceId}`), (h) => h !== null, 'invoice mailed');
+    route = 'event billing.invoice-issued, redelivered (mailer)';
+    await billing.publish(invoice, `guard-2-${invoice.invoiceId}`);
+    await eventually(() => handled(`guard-2-${invoice.invoiceId}`), (h) => h !== null, 'redelivery handled');
+    route = 'GET /sent-invoices/{id}';
+    const operator = createInvoiceMailerClient({ baseUrl: mailer.url, token: await issuer.sign('op-guard', { roles: ['operator'] }) });
+    expect((await operator.GET('/sent-invoices/{invoiceId}', { params: { path: { invoiceId: invoice.invoiceId } } })).response.status).to.equal(200);
+    route = 'done';
+
+    for (const name of ['event billing.invoice-issued (mailer)', 'event billing.invoice-issued, redelivered (mailer)', 'GET /sent-invoices/{id}']) {
       expect(seen.get(name) ?? 0, `${name} sent no command: is the watch attached?`).to.be.greaterThan(0);
     }
     expect(violations, JSON.stringify(violations, null, 1)).to.deep.equal([]);
