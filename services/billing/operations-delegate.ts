@@ -54,7 +54,12 @@ export function toApiOperation(op: StoredOperation, refundedAmount?: number): Sc
 
 export function createOperationsDelegate({ repository, commands, onChange = () => {}, clock = () => new Date() }: OperationsDelegateDeps): OperationsDelegate {
   const view = async (op: StoredOperation) => toApiOperation(op, op.type === 'purchase' ? await repository.refundedAmount(op._id) : undefined);
-  const created = async (op: StoredOperation) => ({ status: 201 as const, headers: { location: `/operations/${op._id}` }, body: await view(op) });
+  /** A purchase this call stored has no refunds yet: no need to read its refund log. */
+  const created = async (op: StoredOperation, fresh: boolean) => ({
+    status: 201 as const,
+    headers: { location: `/operations/${op._id}` },
+    body: fresh ? toApiOperation(op, op.type === 'purchase' ? 0 : undefined) : await view(op),
+  });
 
   /** The contract as the read model holds it, when the caller may see it. */
   async function visibleContract(contractId: string, ctx: AuthenticatedContext) {
@@ -115,7 +120,7 @@ export function createOperationsDelegate({ repository, commands, onChange = () =
         });
         onChange();
         ctx.log.info({ operationId: id, contractId: body.contractId, amount, outstanding: result.entry.outstandingAfter, again: result.again }, 'purchase accepted');
-        return created(op);
+        return created(op, !result.again);
       }
       if (result.refusal === 'credit-limit-exceeded') {
         const outstanding = result.head?.outstandingAfter ?? 0;
@@ -157,7 +162,7 @@ export function createOperationsDelegate({ repository, commands, onChange = () =
       statusHistory: [{ status: 'authorized', at: now.toISOString(), reason: 'refund' }],
     });
     ctx.log.info({ operationId: id, contractId: body.contractId, refundOf: purchaseId, amount }, 'refund accepted');
-    return created(op);
+    return created(op, true);
   }
 
   return {
