@@ -29,6 +29,7 @@ export const SERVICES: readonly ServiceEntry[] = [
   { name: 'payment-gateway', port: 8080, entry: 'services/payment-gateway/main.ts', spec: 'specs/payment-gateway.yaml' },
   { name: 'contract', port: 8081, entry: 'services/contract/main.ts', spec: 'specs/contract.yaml' },
   { name: 'billing', port: 8082, entry: 'services/billing/main.ts', spec: 'specs/billing.yaml' },
+  { name: 'voucher', port: 8083, entry: 'services/voucher/main.ts', spec: 'specs/voucher.yaml' },
   { name: 'invoice-mailer', port: 8084, entry: 'services/invoice-mailer/main.ts', spec: 'specs/invoice-mailer.yaml' },
   {
     name: 'acquiring-bank',
@@ -41,6 +42,7 @@ export const SERVICES: readonly ServiceEntry[] = [
       { name: 'acme-acquiring', port: 8091, env: { BANK_NAME: 'acme-acquiring' } },
     ],
   },
+  { name: 'voucher-provider', port: 8092, entry: 'services/simulators/voucher-provider/main.ts', spec: 'specs/voucher-provider.yaml' },
 ];
 
 /** The processes a service runs as: its instances, or itself alone. */

@@ -119,6 +119,27 @@ export const eventCatalog: Record<EventType, EventDescriptor> = {
     producers: ['payment-gateway'],
     consumers: [],
   },
+  'voucher.failed': {
+    routingKey: 'voucher.failed',
+    title: 'A voucher request failed (the provider never delivered before the deadline)',
+    schema: '#/components/schemas/VoucherFailed',
+    producers: ['voucher'],
+    consumers: ['voucher'],
+  },
+  'voucher.issued': {
+    routingKey: 'voucher.issued',
+    title: 'A voucher\'s code is stored (the code itself is not in the event)',
+    schema: '#/components/schemas/VoucherIssued',
+    producers: ['voucher'],
+    consumers: ['voucher'],
+  },
+  'voucher.requested': {
+    routingKey: 'voucher.requested',
+    title: 'A customer asked for a voucher code (accepted, pending)',
+    schema: '#/components/schemas/VoucherRequested',
+    producers: ['voucher'],
+    consumers: ['voucher'],
+  },
   'wallet.topped-up': {
     routingKey: 'wallet.topped-up',
     title: 'Money was added to a wallet',

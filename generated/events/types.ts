@@ -186,6 +186,31 @@ export interface components {
             /** Format: date-time */
             updatedAt: string;
         };
+        VoucherRequested: {
+            voucherId: string;
+            userId: string;
+            /** @description The phone number with all but its last 4 digits masked. */
+            phoneNumberMasked: string;
+            hasCallbackUrl: boolean;
+            /** Format: date-time */
+            requestedAt: string;
+        };
+        VoucherIssued: {
+            voucherId: string;
+            userId: string;
+            /** @enum {string} */
+            providerStatus: "SUCCESS" | "LATE_SUCCESS";
+            /** Format: date-time */
+            issuedAt: string;
+        };
+        VoucherFailed: {
+            voucherId: string;
+            userId: string;
+            /** @enum {string} */
+            reason: "provider-deadline";
+            /** Format: date-time */
+            failedAt: string;
+        };
     };
     responses: never;
     parameters: never;
@@ -230,6 +255,12 @@ export interface EventPayloads {
   'payment.refunded': EventSchemas['PaymentRefunded'];
   /** A card payment succeeded (at once, or when a pending one settled) */
   'payment.succeeded': EventSchemas['PaymentSettled'];
+  /** A voucher request failed (the provider never delivered before the deadline) */
+  'voucher.failed': EventSchemas['VoucherFailed'];
+  /** A voucher's code is stored (the code itself is not in the event) */
+  'voucher.issued': EventSchemas['VoucherIssued'];
+  /** A customer asked for a voucher code (accepted, pending) */
+  'voucher.requested': EventSchemas['VoucherRequested'];
   /** Money was added to a wallet */
   'wallet.topped-up': EventSchemas['WalletToppedUp'];
   /** Money moved from one wallet to another */
