@@ -12,7 +12,7 @@ export interface paths {
         put?: never;
         /**
          * Record a purchase or a refund against a contract
-         * @description Accepted only if the contract is active and within its validity dates, its mandate valid (signed, not expired), the currency the contract's, and — for a purchase — outstanding + amount ≤ credit limit; a refund names the purchase it refunds and never exceeds what remains of it. A refusal is a 422 whose `code` says why: `contract-not-active`, `contract-expired`, `mandate-invalid`, `credit-limit-exceeded`, `currency-mismatch`, `refund-exceeds-purchase` (or `purchase-not-found`). An accepted purchase is `pending-authorization` until the payment gateway answers; an accepted refund is credited on the next invoice and needs no authorization. Requires an `Idempotency-Key`: the same key and body answer the first answer again, another body 409.
+         * @description Accepted only if the contract is active and within its validity dates, its mandate valid (signed, not expired), the currency the contract's, and — for a purchase — outstanding + amount ≤ credit limit; a refund names the purchase it refunds and never exceeds what remains of it. A refusal is a 422 whose `code` says why: `contract-not-active`, `contract-expired`, `mandate-invalid`, `credit-limit-exceeded`, `currency-mismatch`, `refund-exceeds-purchase` (or `purchase-not-found`, `purchase-not-authorized`: only an authorized purchase is refunded), `zero-amount` (the items add up to nothing); a refund without `refundOf`, or a purchase with one, is a 400. An accepted purchase is `pending-authorization` until the payment gateway answers; an accepted refund is credited on the next invoice and needs no authorization. Requires an `Idempotency-Key`: the same key and body answer the first answer again, another body 409.
          */
         post: operations["createOperation"];
         delete?: never;
@@ -89,7 +89,7 @@ export interface paths {
         put?: never;
         /**
          * Start the billing run of a period (once per period)
-         * @description Issues one invoice per contract with authorized, not yet invoiced operations of the period. One run per period: asking again answers the existing run (200) instead of starting another. The run goes on in the background (and resumes after a crash); read its progress with getBillingRun. Runs are also started by the monthly schedule.
+         * @description Issues one invoice per contract with authorized, not yet invoiced operations of the period. One run per period: asking again answers the existing run (200) instead of starting another. The run goes on in the background (and resumes after a crash); read its progress with getBillingRun. Runs are also started by the monthly schedule. A period that has not started yet is refused (422 `period-not-started`).
          */
         post: operations["startBillingRun"];
         delete?: never;
