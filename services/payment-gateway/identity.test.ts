@@ -475,7 +475,7 @@ describe('Payment gateway identity (integration)', function () {
     it('with NODE_ENV=production refuses to start without SIGNING_KEY_ENCRYPTION_KEY when it would generate keys; with SIGNING_KEY it needs none', async () => {
       const dbName = testDatabaseName(`prod_${randomUUID().slice(0, 6)}`);
       // Production also needs the card vault's keys (payments); those are given, so what is missing is the signing key's.
-      const vaultKeys = { CARD_VAULT_KEY: randomBytes(32).toString('base64url'), CARD_VAULT_KEY_ID: 'k1', CARD_FINGERPRINT_KEY: randomBytes(32).toString('base64url') };
+      const vaultKeys = { CARD_VAULT_KEY: randomBytes(32).toString('base64url'), CARD_VAULT_KEY_ID: 'k1', CARD_FINGERPRINT_KEY: randomBytes(32).toString('base64url'), MANDATE_SEAL_KEY: randomBytes(32).toString('base64url') };
       const production = { ...FAST_HASHING, ...vaultKeys, NODE_ENV: 'production', MONGO_DB: dbName };
       try {
         let failure: unknown;
