@@ -25,6 +25,7 @@ const bearerTokenOf = (ctx: RequestContext) => (ctx as RequestContext & { bearer
 export class Identity {
   private readonly client;
   private readonly phones = new Map<string, { phone: string; until: number }>();
+  private readonly lookups = new Map<string, Promise<string | 'unavailable'>>();
 
   constructor(
     baseUrl: string,
@@ -38,6 +39,16 @@ export class Identity {
     const subject = ctx.principal.subject;
     const cached = this.phones.get(subject);
     if (cached && cached.until > Date.now()) return cached.phone;
+    // Concurrent requests of one caller share one lookup.
+    const pending = this.lookups.get(subject);
+    if (pending) return pending;
+    const lookup = this.lookup(ctx).finally(() => this.lookups.delete(subject));
+    this.lookups.set(subject, lookup);
+    return lookup;
+  }
+
+  private async lookup(ctx: RequestContext & { principal: { subject: string } }): Promise<string | 'unavailable'> {
+    const subject = ctx.principal.subject;
     const token = bearerTokenOf(ctx);
     if (!token) return 'unavailable';
     try {
