@@ -36,6 +36,7 @@ import { invoiceMailerService } from './invoice-mailer/main.js';
 import { issuedInvoice, startBillingPublisher } from './invoice-mailer/test-support/invoices.js';
 import { paymentGatewayService } from './payment-gateway/main.js';
 import { acquiringBankService } from './simulators/acquiring-bank/main.js';
+import { type VoucherPlatform, startVoucherPlatform } from './voucher/test-support/voucher-platform.js';
 
 /** collection → why a filter other than `{_id}` is fine there. */
 const ALLOWED: Record<string, string> = {
@@ -50,6 +51,8 @@ const ALLOWED: Record<string, string> = {
   refresh_tokens: 'expired tokens are purged now and then (a batch delete)',
   refresh_token_uses: 'expired markers are purged with their tokens (a batch delete)',
   refresh_family_revocations: 'lapsed revocations are purged with the tokens (a batch delete)',
+  webhook_pending: "the voucher webhooks' reconciler reads its due set whole each pass: only deliveries under way",
+  provider_pending_callbacks: "the voucher-provider simulator's callback reconciler reads its pending set whole each pass: only callbacks owed",
 };
 
 const CHECKED = new Set(['find', 'update', 'delete', 'findAndModify']);
@@ -371,6 +374,64 @@ describe('Data access on hot paths: invoice mailer (integration)', function () {
     route = 'done';
 
     for (const name of ['event billing.invoice-issued (mailer)', 'event billing.invoice-issued, redelivered (mailer)', 'GET /sent-invoices/{id}']) {
+      expect(seen.get(name) ?? 0, `${name} sent no command: is the watch attached?`).to.be.greaterThan(0);
+    }
+    expect(violations, JSON.stringify(violations, null, 1)).to.deep.equal([]);
+  });
+});
+
+describe('Data access on hot paths: vouchers (integration)', function () {
+  this.timeout(60_000);
+  let platform: VoucherPlatform;
+  let databases = new Set<string>();
+  let route = 'start-up';
+  const seen = new Map<string, number>();
+  const violations: Violation[] = [];
+  const watch = (event: CommandStartedEvent) => {
+    if (!databases.has(event.databaseName) || !CHECKED.has(event.commandName)) return;
+    const collection = String(event.command[event.commandName]);
+    seen.set(route, (seen.get(route) ?? 0) + 1);
+    for (const filter of filtersOf(event)) {
+      if (byIdAlone(filter) || collection in ALLOWED) continue;
+      violations.push({ route, command: event.commandName, collection, filter });
+    }
+  };
+
+  before(async () => {
+    commandWatchers.add(watch);
+    platform = await startVoucherPlatform();
+    databases = new Set([platform.voucher.dbName, platform.provider.dbName]);
+  });
+  after(async () => {
+    commandWatchers.delete(watch);
+    await platform?.stop();
+  });
+
+  it('POST /webhook-secrets, POST /vouchers through the worker to the delivered webhook (fast and by callback), GET /vouchers/{id}, a replayed callback', async () => {
+    const read = (api: Awaited<ReturnType<VoucherPlatform['customer']>>['api'], id: string) => api.GET('/vouchers/{voucherId}', { params: { path: { voucherId: id } } });
+    const deliveredOnce = (api: Awaited<ReturnType<VoucherPlatform['customer']>>['api'], id: string) =>
+      eventually(async () => (await read(api, id)).data!.delivery?.status, (s) => s === 'DELIVERED', `voucher ${id} delivered`);
+    for (const [name, digit] of [['fast', 0], ['by callback', 4]] as const) {
+      const customer = await platform.customer(digit);
+      route = 'POST /webhook-secrets';
+      const secret = (await customer.api.POST('/webhook-secrets', {})).data!.secret;
+      platform.receiver.trust(`/guard/${customer.id}`, secret);
+      route = `POST /vouchers, worker, provider, delivery (${name})`;
+      const { data } = await customer.api.POST('/vouchers', {
+        params: { header: { 'Idempotency-Key': randomUUID() } },
+        body: { phoneNumber: customer.phone, callbackUrl: `${platform.receiver.origin}/guard/${customer.id}` },
+      });
+      await deliveredOnce(customer.api, data!.id);
+      route = 'GET /vouchers/{id}';
+      expect((await read(customer.api, data!.id)).response.status).to.equal(200);
+    }
+    const replayer = await platform.customer(9);
+    route = 'POST /vouchers and a replayed provider callback';
+    const { data } = await replayer.api.POST('/vouchers', { params: { header: { 'Idempotency-Key': randomUUID() } }, body: { phoneNumber: replayer.phone } });
+    await eventually(() => platform.providerRequest(data!.id), (r) => (r?.callbacks.length ?? 0) >= 2, 'the replay refused');
+    route = 'done';
+
+    for (const name of ['POST /webhook-secrets', 'POST /vouchers, worker, provider, delivery (fast)', 'POST /vouchers, worker, provider, delivery (by callback)', 'GET /vouchers/{id}', 'POST /vouchers and a replayed provider callback']) {
       expect(seen.get(name) ?? 0, `${name} sent no command: is the watch attached?`).to.be.greaterThan(0);
     }
     expect(violations, JSON.stringify(violations, null, 1)).to.deep.equal([]);
