@@ -1,0 +1,213 @@
+// Benchmark of the billing service (issue 10, item 8), against a bare Express baseline:
+//   1. POST /operations (a new Idempotency-Key each, purchases spread over 50 contracts), GET
+//      /operations/{id} and GET /contracts/{id}/outstanding, with 10,000 operations stored;
+//   2. a billing run over 100,000 authorized operations of 1,000 contracts: seconds from the POST
+//      to the run completed, and the billing process's peak resident memory.
+//
+//   npx tsx tools/bench/billing.ts [--duration 10] [--connections 50] [--warmup 2] [--timeout 30]
+//
+// Billing runs in its own process (production settings) on a fresh `bench_*` database and AMQP
+// prefix. Its 1,000 contracts arrive as contract.subscribed events, published as the contract
+// service would; the stored operations are inserted directly (insertMany, 1,000 at a time) as
+// billing stores them, with their ledger entries. It prints the figures, rewrites its section of
+// docs/benchmarks.md and cleans up (servers, exchanges and queues, database), also on failure.
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type autocannon from 'autocannon';
+import type { Db } from 'mongodb';
+import { pino } from 'pino';
+import { EventBus } from '../../services/common/events/event-bus.js';
+import { type HeadCopy, logKey } from '../../services/common/data/sequenced-log.js';
+import { newId } from '../../services/common/ids.js';
+import type { LedgerEntry, StoredOperation } from '../../services/billing/billing-repository.js';
+import { periodOf } from '../../services/billing/billing-domain.js';
+import { orders, sealed, snapshot } from '../../services/billing/test-support/fixtures.js';
+import { deleteTopology } from '../testing/service-harness.js';
+import { createTokenIssuer } from '../testing/tokens.js';
+import { Cleanup, type LoadOptions, type RouteResult, formatTable, loadRoute, localDatabaseProcess, log, openBenchDatabase, parseLoadOptions, ratio, reportFailures, startBenchService, startServer } from './harness.js';
+import { machineDetails, writeDocSection } from './report.js';
+
+const SCRIPT = 'tools/bench/billing.ts';
+const CONTRACTS = 1_000;
+const STORED_FOR_POST = 10_000;
+const STORED_FOR_RUN = 100_000;
+/** Contracts the POST load spreads over (each a ledger of its own). */
+const LOAD_CONTRACTS = 50;
+const SEED_BATCH = 1_000;
+const TARGET = { postVsBaseline: 0.05, runSeconds: 60, runRssMb: 250 };
+
+async function main(): Promise<void> {
+  const loadBefore = os.loadavg()[0] ?? 0;
+  const cleanup = new Cleanup();
+  cleanup.runOnSignals();
+  try {
+    const load: LoadOptions = parseLoadOptions(SCRIPT);
+    const db = await openBenchDatabase(cleanup);
+    const billingDb = db.mongo.db(db.dbName);
+    const databaseProcess = localDatabaseProcess(db.mongoUrl);
+    const issuer = await createTokenIssuer();
+    const token = await issuer.sign('op-bench', { roles: ['operator'] });
+
+    const baseline = await startServer('baseline', 'tools/bench/baseline-server.ts', {}, '/hello');
+    cleanup.add(() => baseline.stop());
+    // The contract producer's topology (the exchange too) goes last, once billing has stopped publishing.
+    cleanup.add(() => deleteTopology(db.dbName, 'contract', []));
+    const billing = await startBenchService('billing', db, cleanup, { AUTH_JWKS: JSON.stringify(issuer.jwks), BILLING_SCHEDULE: 'off' });
+
+    // Contracts: as the contract service announces them.
+    const contracts = Array.from({ length: CONTRACTS }, (_, i) => snapshot({ creditLimit: 1_000_000_000_000, customer: { id: `cust-${i}`, name: `Customer ${i}`, billingEmail: `billing-${i}@example.com`, userId: newId('usr') } }));
+    const producer = new EventBus({ url: process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672', prefix: db.dbName, service: 'contract', log: pino({ level: 'silent' }) });
+    const mandateIbanSealed = await sealed();
+    const eventsStarted = Date.now();
+    await Promise.all(contracts.map((c) => producer.publish('contract.subscribed', { contractId: c.id, version: 1, at: c.createdAt, actor: 'op-bench', contract: c, mandateIbanSealed }, { id: logKey(c.id, 1), correlationId: c.id })));
+    await producer.close();
+    await waitFor(async () => (await billingDb.collection('ledger_heads').countDocuments()) >= CONTRACTS, 'contracts in the read model', 120_000);
+    log(`${CONTRACTS} contract.subscribed events handled in ${((Date.now() - eventsStarted) / 1000).toFixed(1)} s`);
+
+    // 10,000 operations stored, then the routes.
+    const period = periodOf(new Date());
+    const seeder = new Seeder(billingDb, contracts, period);
+    await seeder.grow(STORED_FOR_POST);
+    const someOperation = await billingDb.collection<StoredOperation>('operations').findOne({});
+    const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    let n = 0;
+    const routes = [
+      { name: 'baseline GET /hello', server: baseline, method: 'GET' as const, path: '/hello' },
+      {
+        name: 'POST /operations',
+        server: billing,
+        method: 'POST' as const,
+        path: '/operations',
+        headers: auth,
+        setupRequest: (request: autocannon.Request): autocannon.Request => {
+          const contract = contracts[n++ % LOAD_CONTRACTS]!;
+          return { ...request, headers: { ...auth, 'idempotency-key': randomUUID() }, body: JSON.stringify({ contractId: contract.id, type: 'purchase', currency: 'EUR', orders: orders(1_000) }) };
+        },
+      },
+      { name: 'GET /operations/{id}', server: billing, method: 'GET' as const, path: `/operations/${someOperation!._id}`, headers: auth },
+      { name: 'GET /contracts/{id}/outstanding', server: billing, method: 'GET' as const, path: `/contracts/${contracts[0]!.id}/outstanding`, headers: auth },
+    ];
+    const results: RouteResult[] = [];
+    for (const route of routes) results.push(await loadRoute({ ...route, ...(databaseProcess ? { databasePid: databaseProcess.pid } : {}) }, load));
+    const table = formatTable(results, { database: databaseProcess !== undefined });
+    console.log(`\n${table}\n`);
+    if (reportFailures(results).length > 0) throw new Error('requests failed: figures not meaningful; docs/benchmarks.md left unchanged');
+
+    // The billing run over 100,000 operations.
+    await seeder.grow(STORED_FOR_RUN, { withLedger: false });
+    const invoiceable = await billingDb.collection('operations').countDocuments({ period, status: 'authorized' });
+    log(`billing run over ${invoiceable} authorized operations of ${CONTRACTS} contracts…`);
+    const rssBefore = rssMb(billing.pid);
+    let peakRss = rssBefore;
+    const runStarted = Date.now();
+    const started = await fetch(`${billing.url}/billing-runs`, { method: 'POST', headers: auth, body: JSON.stringify({ period }) });
+    if (started.status !== 202) throw new Error(`POST /billing-runs answered ${started.status}`);
+    let run: { status: string; invoicesIssued: number; operationsInvoiced: number; contractsSeen: number } | undefined;
+    for (;;) {
+      peakRss = Math.max(peakRss, rssMb(billing.pid));
+      run = (await (await fetch(`${billing.url}/billing-runs/run_${period}`, { headers: auth })).json()) as typeof run;
+      if (run!.status === 'completed') break;
+      if (Date.now() - runStarted > 600_000) throw new Error('the run did not complete within 10 minutes');
+      await sleep(250);
+    }
+    const runSeconds = (Date.now() - runStarted) / 1000;
+    const hwm = hwmMb(billing.pid);
+    log(`run: ${runSeconds.toFixed(1)} s, ${run!.invoicesIssued} invoices, ${run!.operationsInvoiced} operations; RSS ${rssBefore} MB before, peak sampled ${peakRss} MB, VmHWM ${hwm} MB`);
+
+    const post = results[1]!;
+    const lines = [
+      '## Billing',
+      '',
+      `Written by \`make bench\` (\`npx tsx ${SCRIPT}\`; flags \`--duration N --connections N --warmup N --timeout N\`). Do not edit between the markers: the next run replaces it.`,
+      '',
+      `- Date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
+      ...machineDetails(loadBefore),
+      `- Database: FerretDB/MongoDB at \`${db.database.description}\`, a fresh \`bench_*\` database; ${CONTRACTS} contracts received as \`contract.subscribed\` events`,
+      `- Load: autocannon, ${load.connections} connections, ${load.duration} s per route after a ${load.warmup} s warm-up, one route at a time; billing at \`LOG_LEVEL=warn\`, \`VALIDATE_RESPONSES=false\`, ES256 operator token on every request`,
+      '',
+      `HTTP with ${STORED_FOR_POST.toLocaleString('en-US')} operations stored (POST: purchases over ${LOAD_CONTRACTS} contracts, a new \`Idempotency-Key\` each):`,
+      '',
+      table,
+      '',
+      `Billing run over ${invoiceable.toLocaleString('en-US')} authorized operations of ${CONTRACTS.toLocaleString('en-US')} contracts (one pass sorted by contract, batches of 1,000): **${runSeconds.toFixed(1)} s** from the POST to the run completed, ${run!.invoicesIssued.toLocaleString('en-US')} invoices, ${run!.operationsInvoiced.toLocaleString('en-US')} operations invoiced; billing's resident memory ${rssBefore} MB before, **${Math.max(peakRss, hwm)} MB** at its peak (VmHWM of the process since start, the HTTP load included; ${peakRss} MB sampled every 250 ms during the run).`,
+      '',
+      `Targets (issue 10): POST /operations ≥ ${TARGET.postVsBaseline}× bare Express — ${ratio(post.reqPerSec, results[0]!.reqPerSec)} (${post.reqPerSec >= TARGET.postVsBaseline * results[0]!.reqPerSec ? 'met' : 'NOT met'}); run ≤ ${TARGET.runSeconds} s — ${runSeconds <= TARGET.runSeconds ? 'met' : 'NOT met'}; peak RSS ≤ ${TARGET.runRssMb} MB — ${Math.max(peakRss, hwm) <= TARGET.runRssMb ? 'met' : 'NOT met'}.`,
+    ];
+    const section = lines.join('\n');
+    console.log(section);
+    writeDocSection('billing', section);
+    log('wrote docs/benchmarks.md');
+  } catch (err) {
+    console.error(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exitCode = 1;
+  } finally {
+    await cleanup.run();
+  }
+}
+
+/** Operations inserted as billing stores authorized purchases, spread evenly over the contracts, with their ledger entries. */
+class Seeder {
+  private stored = 0;
+  private readonly seqs = new Map<string, { seq: number; outstanding: number }>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly contracts: { id: string }[],
+    private readonly period: string,
+  ) {}
+
+  /** `withLedger: false` once the API has written to the ledgers too (the run reads only operations). */
+  async grow(total: number, { withLedger = true } = {}): Promise<void> {
+    const started = Date.now();
+    const operations = this.db.collection<StoredOperation>('operations');
+    const ledger = this.db.collection<LedgerEntry>('ledger');
+    while (this.stored < total) {
+      const ops: StoredOperation[] = [];
+      const entries: LedgerEntry[] = [];
+      const at = new Date().toISOString();
+      for (let i = 0; i < Math.min(SEED_BATCH, total - this.stored); i++) {
+        const contractId = this.contracts[(this.stored + i) % this.contracts.length]!.id;
+        const position = this.seqs.get(contractId) ?? { seq: 1, outstanding: 0 };
+        const amount = 100 + ((this.stored + i) % 900);
+        position.seq++;
+        position.outstanding += amount;
+        this.seqs.set(contractId, position);
+        const id = newId('op');
+        ops.push({ _id: id, contractId, type: 'purchase', status: 'authorized', currency: 'EUR', amount, orders: orders(amount, 1, 'Seeded trip'), period: this.period, ledgerSeq: position.seq, createdAt: at, updatedAt: at, statusHistory: [{ status: 'pending-authorization', at }, { status: 'authorized', at }] });
+        entries.push({ _id: logKey(contractId, position.seq), owner: contractId, seq: position.seq, kind: 'purchase', ref: id, amount, outstandingAfter: position.outstanding, contractVersion: 1, at });
+      }
+      await operations.insertMany(ops, { ordered: false });
+      if (withLedger) await ledger.insertMany(entries, { ordered: false });
+      this.stored += ops.length;
+    }
+    if (!withLedger) return log(`${total.toLocaleString('en-US')} operations stored (${((Date.now() - started) / 1000).toFixed(0)} s to seed)`);
+    // Head copies where the seeded ledgers end (readers probe past them anyway).
+    const heads = this.db.collection<HeadCopy<LedgerEntry>>('ledger_heads');
+    for (const [owner, { seq }] of this.seqs) {
+      const entry = await ledger.findOne({ _id: logKey(owner, seq) });
+      if (entry) await heads.replaceOne({ _id: owner }, { seq, entry }, { upsert: true });
+    }
+    log(`${total.toLocaleString('en-US')} operations stored (${((Date.now() - started) / 1000).toFixed(0)} s to seed)`);
+  }
+}
+
+async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not after ${timeoutMs / 1000} s`);
+    await sleep(250);
+  }
+}
+
+/** A process's resident memory now / at its peak (VmRSS / VmHWM, Linux), in MB. */
+const procStatus = (pid: number | undefined, field: string) => {
+  if (pid === undefined) return 0;
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Math.round(Number(match[1]) / 1024) : 0;
+};
+const rssMb = (pid: number | undefined) => procStatus(pid, 'VmRSS');
+const hwmMb = (pid: number | undefined) => procStatus(pid, 'VmHWM');
+
+await main();
