@@ -52,6 +52,7 @@ const ALLOWED: Record<string, string> = {
   refresh_token_uses: 'expired markers are purged with their tokens (a batch delete)',
   refresh_family_revocations: 'lapsed revocations are purged with the tokens (a batch delete)',
   webhook_pending: "the voucher webhooks' reconciler reads its due set whole each pass: only deliveries under way",
+  voucher_pending: "the voucher requests' reconciler reads its pending set whole each pass: only requests without their code yet",
   provider_pending_callbacks: "the voucher-provider simulator's callback reconciler reads its pending set whole each pass: only callbacks owed",
 };
 

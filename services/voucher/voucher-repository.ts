@@ -10,13 +10,18 @@
 //   webhook_secrets/<user id>   each customer's signing secret, sealed (AES-256-GCM, VOUCHER_SECRETS_KEY)
 //   sms_messages/<id>           the SMS claimed for a voucher (sent at most once)
 //
-// Events: `voucher.requested/<id>` is written before the request; `voucher.outcome/<id>` too, and it
-// is also the request's pending mark: it waits until an outcome exists, then builds voucher.issued
-// or voucher.failed (the code itself is never in an event). The reconciler reads those markers.
+//   voucher_pending             requests without an outcome yet (a PendingSet the reconciler reads):
+//                               added before the request is stored, removed once it is decided
+//
+// Events: `voucher.requested/<id>` is written before the request, `voucher.outcome/<id>` before the
+// outcome; the relay builds voucher.requested, voucher.issued or voucher.failed from what is stored
+// (the code itself is never in an event). The outcome's marker is written only when the outcome is,
+// so the relay never rereads requests still waiting for their code (measured: writing it with the
+// request, as its pending mark, made every relay pass read every pending request).
 import type { Collection, Db, Filter } from 'mongodb';
 import type { EventMeta } from '../common/events/cloud-event.js';
 import { insertOnce, insertOrGet } from '../common/data/insert-or-get.js';
-import type { PendingItem, PendingWork } from '../common/data/pending-set.js';
+import { type PendingItem, PendingSet, type PendingWork } from '../common/data/pending-set.js';
 import type { Outbox, OutboxSource } from '../common/events/outbox.js';
 import type { IndexPlan } from '../common/mongo.js';
 import type { ValueSealer } from '../common/sealed-values.js';
@@ -60,6 +65,8 @@ export class VoucherRepository {
   private readonly attempts: Collection<AttemptClaim>;
   private readonly secrets: Collection<SealedSecret>;
   private readonly sms: Collection<SmsClaim>;
+  /** Requests waiting for their outcome, for the reconciler. */
+  readonly pendingRequests: PendingSet;
   /** Webhook deliveries under way, each with when its next attempt is due. */
   readonly pendingDeliveries: DueDeliveries;
 
@@ -74,12 +81,8 @@ export class VoucherRepository {
     this.attempts = db.collection('webhook_attempts');
     this.secrets = db.collection('webhook_secrets');
     this.sms = db.collection('sms_messages');
+    this.pendingRequests = new PendingSet(db, 'voucher_pending');
     this.pendingDeliveries = new DueDeliveries(db.collection('webhook_pending'));
-  }
-
-  /** Requests waiting for their outcome (their outcome markers), for the reconciler. */
-  get pendingRequests() {
-    return this.outbox.pendingWork(OUTCOME_SOURCE);
   }
 
   outboxSources(): Record<string, OutboxSource> {
@@ -101,7 +104,7 @@ export class VoucherRepository {
       },
       [OUTCOME_SOURCE]: async (id) => {
         const outcome = await this.outcome(id);
-        if (!outcome) return (await this.get(id)) ? 'wait' : 'missing';
+        if (!outcome) return 'missing';
         const voucher = await this.get(id);
         if (!voucher) return 'drop';
         if (outcome.status === 'ISSUED') {
@@ -119,7 +122,7 @@ export class VoucherRepository {
   /** Stores a request (its events owed first); the one stored first under its id when it exists. */
   async create(voucher: StoredVoucher): Promise<StoredVoucher> {
     await this.outbox.add(REQUESTED_SOURCE, voucher._id);
-    await this.outbox.add(OUTCOME_SOURCE, voucher._id);
+    await this.pendingRequests.add(voucher._id, new Date(voucher.createdAt));
     return (await insertOrGet(this.vouchers, voucher)).doc;
   }
 
@@ -142,7 +145,9 @@ export class VoucherRepository {
 
   /** Decides the request's outcome once: `decided: false` with the outcome already there when another got first. */
   async decide(outcome: StoredOutcome): Promise<{ decided: boolean; outcome: StoredOutcome }> {
+    await this.outbox.add(OUTCOME_SOURCE, outcome._id);
     const { inserted, doc } = await insertOrGet(this.outcomes, outcome);
+    await this.pendingRequests.remove(outcome._id);
     return { decided: inserted, outcome: doc as StoredOutcome };
   }
 
@@ -180,10 +185,10 @@ export class VoucherRepository {
     await this.sms.deleteOne({ _id: id });
   }
 
-  /** The delivery of a voucher's webhook, created once. */
-  async startDelivery(delivery: StoredDelivery): Promise<StoredDelivery> {
-    await this.pendingDeliveries.due(delivery._id, new Date(delivery.createdAt));
-    return (await insertOrGet(this.deliveries, delivery)).doc;
+  /** Records a delivery after its first attempt (the first record stays: a repeat of that attempt changes nothing). */
+  async recordDelivery(delivery: StoredDelivery): Promise<void> {
+    if (delivery.status === 'PENDING') await this.pendingDeliveries.due(delivery._id, new Date(delivery.nextAttemptAt!));
+    await insertOnce(this.deliveries, delivery);
   }
 
   /** Claims attempt `n` of a delivery: one sender per attempt, whoever else holds the delivery. */

@@ -2,7 +2,7 @@
 //   - on voucher.requested it asks the provider and waits up to VOUCHER_PROVIDER_WAIT_MS: a code
 //     in time is stored (the outcome, once); a challenge is kept for the late callback; no usable
 //     answer leaves the request pending;
-//   - the reconciler, for requests still pending after RECONCILE_AFTER_MS (their outcome markers):
+//   - the reconciler, for requests still pending after RECONCILE_AFTER_MS (voucher_pending):
 //     past the deadline the request fails (voucher.failed); before it, the provider is asked again
 //     (idempotent on our reference: the code if it is ready by now, else the same challenge), which
 //     also finishes what a crash interrupted;
@@ -58,9 +58,17 @@ export class VoucherWorker {
   /** The reconciler's settle for a request still pending. */
   async settle(voucherId: string, now: Date): Promise<void> {
     const { repository, log } = this.deps;
-    if (await repository.outcome(voucherId)) return; // decided: its event is on its way
+    if (await repository.outcome(voucherId)) {
+      // Decided (by a writer that died before clearing it): its event is on its way.
+      await repository.pendingRequests.remove(voucherId);
+      return;
+    }
     const voucher = await repository.get(voucherId);
-    if (!voucher) return;
+    if (!voucher) {
+      // Never stored (a crash between listing it and storing it; the reconciler sees only old items).
+      await repository.pendingRequests.remove(voucherId);
+      return;
+    }
     if (now.getTime() >= Date.parse(voucher.deadlineAt)) {
       const { decided } = await repository.decide({ _id: voucherId, status: 'FAILED', reason: 'provider-deadline', at: now.toISOString() });
       if (decided) log.warn({ voucherId }, 'voucher request failed: no code before the deadline');

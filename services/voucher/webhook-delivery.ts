@@ -3,8 +3,10 @@
 // message (webhook-id, webhook-timestamp, webhook-signature: HMAC-SHA256 under the customer's
 // secret, signed by the `standardwebhooks` package) POSTed there through the SSRF guard.
 //
-// One attempt at once per delivery: attempt n is claimed (`webhook_attempts/<id>#<n>`) before it
-// is sent, so the event handler and the reconciler, or two instances, never send it twice; a claim
+// One attempt at once per delivery: the first is the event handler's (the inbox never runs a
+// handler twice at once) and is recorded after it is made, in one write — the delivery exists only
+// from then on, so the reconciler cannot meet it; each retry is claimed (`webhook_attempts/<id>#<n>`)
+// before it is sent, so two reconciler passes, or two instances, never send it twice, and a claim
 // whose sender died (older than twice the attempt time-out) counts as a failed attempt. A 2xx
 // ends the delivery (DELIVERED), a 410 stops it (STOPPED); anything else, or no answer, is tried
 // again after an exponential delay with jitter, by the reconciler, until WEBHOOK_MAX_ATTEMPTS
@@ -50,9 +52,16 @@ export class VoucherDelivery {
     if (!voucher) throw new Error(`voucher ${voucherId} not found`);
     if (event === 'voucher.issued') await this.sendSms(voucherId, voucher.phoneNumber);
     if (voucher.callbackUrl === undefined) return;
+    const recorded = await repository.delivery(voucherId);
+    if (recorded) {
+      // A redelivery of the event after the first attempt was recorded: the retries are the reconciler's.
+      return;
+    }
+    // The first attempt is the event handler's (the inbox runs it once at a time) and is recorded
+    // after it is made, in one write: a crash in between makes it again (the same webhook-id).
     const at = this.now();
-    const delivery = await repository.startDelivery({ _id: voucherId, event, status: 'PENDING', attempts: 0, createdAt: at.toISOString() });
-    await this.attempt(delivery, at);
+    const result = await this.send(voucherId, event, 1);
+    await repository.recordDelivery({ _id: voucherId, event, createdAt: at.toISOString(), ...this.after(voucherId, 1, result) });
   }
 
   /** The reconciler's settle: the next attempt of a delivery, if it is due. */
@@ -81,8 +90,9 @@ export class VoucherDelivery {
     }
   }
 
+  /** A retry (attempt 2 on): claimed first, so the reconciler on two instances never sends it twice. */
   private async attempt(delivery: StoredDelivery, now: Date): Promise<void> {
-    const { repository, settings, log } = this.deps;
+    const { repository, settings } = this.deps;
     const id = delivery._id;
     // Claim the next attempt; one whose sender died long ago counts as made (and failed).
     let n = delivery.attempts + 1;
@@ -96,18 +106,23 @@ export class VoucherDelivery {
       if (claimedAt && now.getTime() - claimedAt.getTime() < 2 * settings.timeoutMs + 1_000) return; // under way elsewhere
       n++;
     }
+    await repository.updateDelivery(id, this.after(id, n, await this.send(id, delivery.event, n)));
+  }
 
+  /** Attempt `n`: one signed POST of the webhook; the receiver's status, or undefined when there was no answer. */
+  private async send(id: string, event: StoredDelivery['event'], n: number): Promise<{ sentAt: Date; status?: number; unsendable?: true }> {
+    const { repository, settings, log } = this.deps;
+    const sentAt = this.now();
     const voucher = await repository.get(id);
     const outcome = await repository.outcome(id);
     const secret = voucher ? await repository.secretOf(voucher.userId) : undefined;
     if (!voucher?.callbackUrl || !outcome || !secret) {
       log.error({ voucherId: id, hasSecret: secret !== undefined }, 'webhook cannot be sent: no callback URL, outcome or secret');
-      await repository.updateDelivery(id, { status: 'UNDELIVERED', attempts: n, endedAt: now.toISOString() });
-      return;
+      return { sentAt, unsendable: true };
     }
-    const webhookId = webhookIdOf(id, delivery.event);
+    const webhookId = webhookIdOf(id, event);
     const payload = JSON.stringify({
-      type: delivery.event,
+      type: event,
       timestamp: outcome.at,
       data: {
         voucherId: id,
@@ -117,10 +132,8 @@ export class VoucherDelivery {
       },
     });
     const url = new URL(voucher.callbackUrl);
-    const sentAt = this.now();
-    let status: number | undefined;
     try {
-      status = await post(
+      const status = await post(
         url,
         this.deps.guard.agentFor(url),
         {
@@ -133,24 +146,35 @@ export class VoucherDelivery {
         payload,
         settings.timeoutMs,
       );
+      return { sentAt, status };
     } catch (err) {
       // A refused connection (the SSRF guard at connection time), a reset, a time-out: a failed attempt.
       log.warn({ voucherId: id, attempt: n, err: (err as Error).message }, 'webhook attempt failed');
+      return { sentAt };
     }
-    const attempted = { attempts: n, lastAttemptAt: sentAt.toISOString(), ...(status !== undefined ? { lastResponseStatus: status } : {}) };
+  }
+
+  /** What attempt `n` with this result makes of the delivery: ended (2xx, 410, the last attempt) or due again later. */
+  private after(id: string, n: number, result: { sentAt: Date; status?: number; unsendable?: true }): Omit<StoredDelivery, '_id' | 'event' | 'createdAt'> {
+    const { settings, log } = this.deps;
+    const { status } = result;
+    const attempted = { attempts: n, lastAttemptAt: result.sentAt.toISOString(), ...(status !== undefined ? { lastResponseStatus: status } : {}) };
+    const endedAt = this.now().toISOString();
+    if (result.unsendable) return { ...attempted, status: 'UNDELIVERED', endedAt };
     if (status !== undefined && status >= 200 && status < 300) {
-      await repository.updateDelivery(id, { ...attempted, status: 'DELIVERED', endedAt: this.now().toISOString() });
       log.info({ voucherId: id, attempt: n, status }, 'webhook delivered');
-    } else if (status === 410) {
-      await repository.updateDelivery(id, { ...attempted, status: 'STOPPED', endedAt: this.now().toISOString() });
-      log.info({ voucherId: id, attempt: n }, 'webhook receiver answered 410: delivery stopped');
-    } else if (n >= settings.maxAttempts) {
-      await repository.updateDelivery(id, { ...attempted, status: 'UNDELIVERED', endedAt: this.now().toISOString() });
-      log.warn({ voucherId: id, attempts: n, status }, 'webhook undelivered: every attempt failed');
-    } else {
-      const next = new Date(this.now().getTime() + retryDelayMs(n, settings.retryBaseMs, settings.retryMaxMs));
-      await repository.updateDelivery(id, { ...attempted, nextAttemptAt: next.toISOString() });
-      if (status !== undefined) log.info({ voucherId: id, attempt: n, status, nextAttemptAt: next.toISOString() }, 'webhook refused; tried again later');
+      return { ...attempted, status: 'DELIVERED', endedAt };
     }
+    if (status === 410) {
+      log.info({ voucherId: id, attempt: n }, 'webhook receiver answered 410: delivery stopped');
+      return { ...attempted, status: 'STOPPED', endedAt };
+    }
+    if (n >= settings.maxAttempts) {
+      log.warn({ voucherId: id, attempts: n, status }, 'webhook undelivered: every attempt failed');
+      return { ...attempted, status: 'UNDELIVERED', endedAt };
+    }
+    const next = new Date(this.now().getTime() + retryDelayMs(n, settings.retryBaseMs, settings.retryMaxMs));
+    if (status !== undefined) log.info({ voucherId: id, attempt: n, status, nextAttemptAt: next.toISOString() }, 'webhook refused; tried again later');
+    return { ...attempted, status: 'PENDING', nextAttemptAt: next.toISOString() };
   }
 }
