@@ -52,6 +52,7 @@ bench: infra ## Benchmarks (not tests): prints figures and writes docs/benchmark
 	$(NPX) tsx tools/bench/scale.ts
 	$(NPX) tsx tools/bench/payments.ts
 	$(NPX) tsx tools/bench/billing.ts
+	$(NPX) tsx tools/bench/voucher.ts
 
 parked: install ## List parked events of a service: make parked SERVICE=billing [ID=<message id>]
 	@$(NPX) tsx tools/ops/parked-events.ts $(if $(ID),show --id $(ID),list) --service $(SERVICE)
