@@ -64,13 +64,24 @@ export function subscribeBillingHandlers(bus: EventBus, { repository, clock, onC
     // A declined purchase leaves the outstanding (once: the ledger finds a movement posted before).
     if (outcome === 'declined') await repository.post(op.contractId, { kind: 'decline', ref: op._id, amount: -op.amount, at });
     if (op.status === outcome) return; // a retry after the state was written
+    // An authorized purchase is billed in its period unless that period's run has started (the
+    // bank answered late): then on the next invoice. A declined one stays in its own period.
+    const period = outcome === 'authorized' ? await repository.invoicePeriodFrom(op.period) : op.period;
     const next: StoredOperation = {
       ...op,
       status: outcome,
+      period,
       ...(outcome === 'declined' ? { declineReason: data.reason ?? 'declined' } : {}),
       ...(data.bankReference !== undefined ? { bankReference: data.bankReference } : {}),
       updatedAt: at,
-      statusHistory: [...op.statusHistory, { status: outcome, at: data.at, ...(outcome === 'declined' ? { reason: data.reason ?? 'declined' } : {}) }],
+      statusHistory: [
+        ...op.statusHistory,
+        {
+          status: outcome,
+          at: data.at,
+          ...(outcome === 'declined' ? { reason: data.reason ?? 'declined' } : period !== op.period ? { reason: `billed in ${period}: the ${op.period} billing run had started` } : {}),
+        },
+      ],
     };
     await repository.updateOperation(next);
     log.info({ operationId: op._id, outcome }, 'payment answer recorded');

@@ -33,7 +33,7 @@ import { type LogEntry, SequencedLog, logKey } from '../common/data/sequenced-lo
 import type { Outbox, OutboxSource } from '../common/events/outbox.js';
 import { idForIdempotencyKey } from '../common/ids.js';
 import { type IndexPlan, isDuplicateKey } from '../common/mongo.js';
-import type { ContractSnapshot, OperationStatus, OperationType } from './billing-domain.js';
+import { type ContractSnapshot, type OperationStatus, type OperationType, nextPeriod, runIdOf } from './billing-domain.js';
 
 type ContractChanged = EventPayloads['contract.subscribed'];
 
@@ -413,6 +413,18 @@ export class BillingRepository {
 
   // ---------------------------------------------------------------------------------------------
   // Billing runs
+
+  /**
+   * The period an operation becoming invoiceable now is billed in: its own, or — when that
+   * period's run has started already (an operator ran the current month; an authorization came
+   * after the run) — the first later one without a run, so it lands on the next invoice instead
+   * of none. One `_id` read per period looked at.
+   */
+  async invoicePeriodFrom(period: string): Promise<string> {
+    let candidate = period;
+    while (await this.run(runIdOf(candidate))) candidate = nextPeriod(candidate);
+    return candidate;
+  }
 
   async run(id: string): Promise<StoredRun | undefined> {
     return (await this.runs.findOne({ _id: id })) ?? undefined;

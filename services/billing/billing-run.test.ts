@@ -16,7 +16,7 @@ import { MONGO_URL, type TestService, startTestService, testDatabaseName, withMo
 import { type TokenIssuer, createTokenIssuer } from '../../tools/testing/tokens.js';
 import { eventually } from '../../tools/testing/wait.js';
 import { newId } from '../common/ids.js';
-import { periodOf } from './billing-domain.js';
+import { nextPeriod, periodOf } from './billing-domain.js';
 import type { HeldContract, LedgerEntry, StoredInvoice, StoredOperation } from './billing-repository.js';
 import { billingService } from './main.js';
 import { type ContractSnapshot, type Publishers, orders, publishers, sealed, snapshot } from './test-support/fixtures.js';
@@ -141,6 +141,25 @@ describe('Billing runs (integration)', function () {
     await answered(a, marker, 'declined');
     expect((await ledgerOf(a.id)).filter((e) => e.kind === 'invoice')).to.have.length(1);
     expect(await outstanding(a.id)).to.equal(0);
+  });
+
+  it("bills what becomes invoiceable after its period's run on the next period's invoice, never on none", async () => {
+    // The first test ran this period already: a purchase the bank answers now, and a refund
+    // accepted now, belong to the next invoice.
+    expect((await operator.GET('/billing-runs/{runId}', { params: { path: { runId: `run_${period}` } } })).response.status).to.equal(200);
+    const next = nextPeriod(period);
+    const late = await subscribed();
+    const purchase = await operation(late, { orders: orders(800) });
+    expect(purchase.period, 'accepted in this period').to.equal(period);
+    await answered(late, purchase, 'authorized');
+    const authorized = (await operator.GET('/operations/{operationId}', { params: { path: { operationId: purchase.id } } })).data!;
+    expect(authorized.period).to.equal(next);
+    expect(authorized.statusHistory.at(-1)).to.deep.include({ status: 'authorized', reason: `billed in ${next}: the ${period} billing run had started` });
+    const refund = await operation(late, { type: 'refund', refundOf: purchase.id, orders: orders(300, 1, 'Returned') });
+    expect(refund).to.include({ status: 'authorized', period: next });
+    const declinedLate = await operation(late, { orders: orders(100, 1, 'Declined late') });
+    await answered(late, declinedLate, 'declined');
+    expect((await operator.GET('/operations/{operationId}', { params: { path: { operationId: declinedLate.id } } })).data!.period, 'a declined purchase stays in its period').to.equal(period);
   });
 
   it('resumes a run killed mid-way: every contract invoiced once, every invoice announced once', async () => {

@@ -67,7 +67,7 @@ export function createOperationsDelegate({ repository, commands, onChange = () =
     return held && canSee(ctx, held) ? held : undefined;
   }
 
-  function baseOperation(id: string, body: Schemas['OperationRequest'], amount: number, ledgerSeq: number, ctx: AuthenticatedContext, now: Date): Omit<StoredOperation, 'status' | 'statusHistory'> {
+  function baseOperation(id: string, body: Schemas['OperationRequest'], amount: number, ledgerSeq: number, ctx: AuthenticatedContext, now: Date, period: string): Omit<StoredOperation, 'status' | 'statusHistory'> {
     const at = now.toISOString();
     return {
       _id: id,
@@ -78,7 +78,7 @@ export function createOperationsDelegate({ repository, commands, onChange = () =
       orders: body.orders,
       ...(body.refundOf !== undefined ? { refundOf: body.refundOf } : {}),
       ...(body.description !== undefined ? { description: body.description } : {}),
-      period: periodOf(now),
+      period,
       ledgerSeq,
       createdAt: at,
       updatedAt: at,
@@ -108,7 +108,8 @@ export function createOperationsDelegate({ repository, commands, onChange = () =
       if (result.posted) {
         const { mandate } = held.contract;
         const op = await repository.saveOperation({
-          ...baseOperation(id, body, amount, result.entry.seq, ctx, now),
+          // A purchase's period is settled again when it is authorized (billing-events.ts).
+          ...baseOperation(id, body, amount, result.entry.seq, ctx, now, periodOf(now)),
           status: 'pending-authorization',
           statusHistory: [{ status: 'pending-authorization', at: now.toISOString() }],
           mandate: {
@@ -157,7 +158,8 @@ export function createOperationsDelegate({ repository, commands, onChange = () =
     const result = await repository.post(body.contractId, { kind: 'refund', ref: id, amount: -amount, contractVersion: held.version, at: now.toISOString() });
     if (!result.posted) throw new Error(`refund ${id} could not be posted: ${result.refusal}`);
     const op = await repository.saveOperation({
-      ...baseOperation(id, body, amount, result.entry.seq, ctx, now),
+      // Invoiceable at once: on the next invoice not yet run.
+      ...baseOperation(id, body, amount, result.entry.seq, ctx, now, await repository.invoicePeriodFrom(periodOf(now))),
       status: 'authorized',
       statusHistory: [{ status: 'authorized', at: now.toISOString(), reason: 'refund' }],
     });
