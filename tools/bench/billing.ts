@@ -98,22 +98,26 @@ async function main(): Promise<void> {
     // The billing run over 100,000 operations.
     await seeder.grow(STORED_FOR_RUN, { withLedger: false });
     const invoiceable = await billingDb.collection('operations').countDocuments({ period, status: 'authorized' });
+    // The run in a billing process of its own, started for it: what the HTTP load above left in
+    // the heap is not the run's, and the process's VmHWM is then the run's peak.
+    await billing.stop();
+    const runner = await startBenchService('billing', db, cleanup, { AUTH_JWKS: JSON.stringify(issuer.jwks), BILLING_SCHEDULE: 'off' });
     log(`billing run over ${invoiceable} authorized operations of ${CONTRACTS} contracts…`);
-    const rssBefore = rssMb(billing.pid);
+    const rssBefore = rssMb(runner.pid);
     let peakRss = rssBefore;
     const runStarted = Date.now();
-    const started = await fetch(`${billing.url}/billing-runs`, { method: 'POST', headers: auth, body: JSON.stringify({ period }) });
+    const started = await fetch(`${runner.url}/billing-runs`, { method: 'POST', headers: auth, body: JSON.stringify({ period }) });
     if (started.status !== 202) throw new Error(`POST /billing-runs answered ${started.status}`);
     let run: { status: string; invoicesIssued: number; operationsInvoiced: number; contractsSeen: number } | undefined;
     for (;;) {
-      peakRss = Math.max(peakRss, rssMb(billing.pid));
-      run = (await (await fetch(`${billing.url}/billing-runs/run_${period}`, { headers: auth })).json()) as typeof run;
+      peakRss = Math.max(peakRss, rssMb(runner.pid));
+      run = (await (await fetch(`${runner.url}/billing-runs/run_${period}`, { headers: auth })).json()) as typeof run;
       if (run!.status === 'completed') break;
       if (Date.now() - runStarted > 600_000) throw new Error('the run did not complete within 10 minutes');
       await sleep(250);
     }
     const runSeconds = (Date.now() - runStarted) / 1000;
-    const hwm = hwmMb(billing.pid);
+    const hwm = hwmMb(runner.pid);
     log(`run: ${runSeconds.toFixed(1)} s, ${run!.invoicesIssued} invoices, ${run!.operationsInvoiced} operations; RSS ${rssBefore} MB before, peak sampled ${peakRss} MB, VmHWM ${hwm} MB`);
 
     const post = results[1]!;
@@ -131,7 +135,7 @@ async function main(): Promise<void> {
       '',
       table,
       '',
-      `Billing run over ${invoiceable.toLocaleString('en-US')} authorized operations of ${CONTRACTS.toLocaleString('en-US')} contracts (one pass sorted by contract, batches of 1,000): **${runSeconds.toFixed(1)} s** from the POST to the run completed, ${run!.invoicesIssued.toLocaleString('en-US')} invoices, ${run!.operationsInvoiced.toLocaleString('en-US')} operations invoiced; billing's resident memory ${rssBefore} MB before, **${Math.max(peakRss, hwm)} MB** at its peak (VmHWM of the process since start, the HTTP load included; ${peakRss} MB sampled every 250 ms during the run).`,
+      `Billing run over ${invoiceable.toLocaleString('en-US')} authorized operations of ${CONTRACTS.toLocaleString('en-US')} contracts (one pass sorted by contract, batches of 1,000): **${runSeconds.toFixed(1)} s** from the POST to the run completed, ${run!.invoicesIssued.toLocaleString('en-US')} invoices, ${run!.operationsInvoiced.toLocaleString('en-US')} operations invoiced; the billing process started for the run (no HTTP load before it) resident ${rssBefore} MB before, **${Math.max(peakRss, hwm)} MB** at its peak (its VmHWM since start; ${peakRss} MB sampled every 250 ms during the run).`,
       '',
       `Targets (issue 10): POST /operations ≥ ${TARGET.postVsBaseline}× bare Express — ${ratio(post.reqPerSec, results[0]!.reqPerSec)} (${post.reqPerSec >= TARGET.postVsBaseline * results[0]!.reqPerSec ? 'met' : 'NOT met'}); run ≤ ${TARGET.runSeconds} s — ${runSeconds <= TARGET.runSeconds ? 'met' : 'NOT met'}; peak RSS ≤ ${TARGET.runRssMb} MB — ${Math.max(peakRss, hwm) <= TARGET.runRssMb ? 'met' : 'NOT met'}.`,
     ];
