@@ -152,7 +152,9 @@ describe('Vouchers (integration)', function () {
         ['acknowledged', 204],
         ['refused', 409],
       ]);
-      expect((await read(flo, id)).data).to.deep.equal({ ...first, delivery: (await read(flo, id)).data!.delivery });
+      const { delivery: _before, ...firstSeen } = first;
+      const { delivery: _after, ...nowSeen } = (await read(flo, id)).data!;
+      expect(nowSeen, 'the replay changed nothing').to.deep.equal(firstSeen);
       await eventually(async () => deliveredTo(flo.path), (w) => w.length === 1, 'one webhook');
       expect(deliveredTo(flo.path)).to.have.length(1);
     });

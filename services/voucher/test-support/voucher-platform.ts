@@ -18,7 +18,7 @@ import { voucherProviderService } from '../../simulators/voucher-provider/main.j
 import { voucherService } from '../main.js';
 import { type WebhookReceiver, startWebhookReceiver } from './webhook-receiver.js';
 
-/** The provider runs a hundred times faster: slow 100 ms, very slow 350 ms, answer window 30 ms. */
+/** The provider runs a hundred times faster: slow 100 ms, very slow 350 ms, answer window 25 ms. */
 export const TIME_SCALE = 0.01;
 const PASSWORD = 'correct horse battery staple';
 
