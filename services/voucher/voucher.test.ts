@@ -184,14 +184,21 @@ describe('Vouchers (integration)', function () {
   describe('the provider callback endpoint, with the test as the provider', () => {
     // A second voucher service whose provider is this test: it acknowledges with a challenge of a
     // verifier the test keeps, so the test can send the callback itself.
+    // It also plays the HTTP SMS provider (SMS_SENDER=http).
     let scripted: TestService;
     let server: Server;
     const verifier = randomBytes(32).toString('base64url');
+    const smsSent: { authorization?: string; body: { to: string; text: string; reference: string } }[] = [];
     before(async () => {
       server = createServer((req, res) => {
         let raw = '';
         req.on('data', (c: Buffer) => (raw += c.toString()));
         req.on('end', () => {
+          if (req.url === '/sms') {
+            smsSent.push({ ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}), body: JSON.parse(raw) as (typeof smsSent)[number]['body'] });
+            res.writeHead(202).end();
+            return;
+          }
           const { reference } = JSON.parse(raw) as { reference: string };
           res.writeHead(202, { 'content-type': 'application/json' }).end(
             JSON.stringify({ reference, status: 'PROCESSING', codeChallenge: createHash('sha256').update(verifier).digest('base64url'), codeChallengeMethod: 'S256', message: 'later' }),
@@ -208,6 +215,9 @@ describe('Vouchers (integration)', function () {
         AMQP_PREFIX: `${platform.voucherEnv.AMQP_PREFIX}_scripted`,
         VOUCHER_PROVIDER_URL: `http://127.0.0.1:${port}`,
         VOUCHER_DEADLINE_MS: '300',
+        SMS_SENDER: 'http',
+        SMS_HTTP_URL: `http://127.0.0.1:${port}/sms`,
+        SMS_HTTP_TOKEN: 'sms-test-token',
       });
     });
     after(async () => {
@@ -216,7 +226,7 @@ describe('Vouchers (integration)', function () {
       server?.close();
     });
 
-    it('stores the code of a callback whose verifier matches (204), then refuses its replay (409); a failed request answers 410', async () => {
+    it('stores the code of a callback whose verifier matches (204) and sends it by the HTTP SMS provider, then refuses its replay (409); a failed request answers 410', async () => {
       const rae = await platform.customer(0);
       const api = platform.client(rae.token, scripted.url);
       const anon = platform.client(undefined, scripted.url);
@@ -232,6 +242,9 @@ describe('Vouchers (integration)', function () {
       expect(replay.response.status).to.equal(409);
       expect(replay.error).to.deep.include({ code: 'callback-replayed' });
       expect((await api.GET('/vouchers/{voucherId}', { params: { path: { voucherId: id } } })).data!.voucherCode).to.equal('VC-TEST-0001');
+      // The code went by SMS through the HTTP provider, once.
+      const sms = await eventually(async () => smsSent.filter((m) => m.body.reference === id), (m) => m.length >= 1, 'SMS posted');
+      expect(sms).to.deep.equal([{ authorization: 'Bearer sms-test-token', body: { to: rae.phone, reference: id, text: 'Your voucher code: VC-TEST-0001' } }]);
 
       const late = await api.POST('/vouchers', { params: { header: { 'Idempotency-Key': randomUUID() } }, body: { phoneNumber: rae.phone } });
       await eventually(async () => (await api.GET('/vouchers/{voucherId}', { params: { path: { voucherId: late.data!.id } } })).data!.status, (s) => s === 'FAILED', 'failed at its deadline');
