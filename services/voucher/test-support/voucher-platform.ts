@@ -3,7 +3,7 @@
 // service, each in-process on its own port and database (tools/testing/service-harness.ts), with a
 // webhook receiver on 127.0.0.1 allow-listed as the only private origin callbacks may reach.
 import { randomInt, randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPaymentGatewayClient } from '../../../generated/payment-gateway/client.js';
@@ -110,6 +110,7 @@ export async function startVoucherPlatform(overrides: Record<string, string> = {
       for (const svc of [voucher, provider, gateway]) await svc.stop().catch(() => {});
       for (const svc of [voucher, provider, gateway]) await svc.drop().catch(() => {});
       await receiver.close();
+      await rm(smsFile, { force: true });
     },
   };
 }
