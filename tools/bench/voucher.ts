@@ -11,6 +11,7 @@
 //
 //   npx tsx tools/bench/voucher.ts [--duration 10] [--connections 50] [--warmup 2] [--timeout 30] [--requests 2000] [--in-flight 100]
 import { randomInt, randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPaymentGatewayClient } from '../../generated/payment-gateway/client.js';
@@ -70,6 +71,7 @@ try {
     WEBHOOK_ALLOWED_ORIGINS: receiver.origin,
     SMS_FILE: join(tmpdir(), `${db.dbName}-sms.jsonl`),
   });
+  cleanup.add(() => rm(join(tmpdir(), `${db.dbName}-sms.jsonl`), { force: true }));
 
   // Customers with phone numbers ending 0–3 (the provider's fast answers), each with a webhook secret.
   const identity = createPaymentGatewayClient({ baseUrl: gateway.url });
