@@ -51,6 +51,7 @@ bench: infra ## Benchmarks (not tests): prints figures and writes docs/benchmark
 	$(NPX) tsx tools/bench/gateway.ts
 	$(NPX) tsx tools/bench/scale.ts
 	$(NPX) tsx tools/bench/payments.ts
+	$(NPX) tsx tools/bench/floor.ts
 	$(NPX) tsx tools/bench/billing.ts
 	$(NPX) tsx tools/bench/voucher.ts
 
