@@ -158,6 +158,18 @@ export interface components {
              */
             callbackUrl?: string;
         };
+        /**
+         * @example {
+         *       "reference": "pay_01jd8x1a3b5c7d9e1f3g5h7j9k",
+         *       "bankChargeId": "chg_piggy-bank_000042",
+         *       "status": "0",
+         *       "amount": 2500,
+         *       "currency": "EUR",
+         *       "refundedAmount": 0,
+         *       "createdAt": "2026-11-29T10:02:14.512Z",
+         *       "settledAt": "2026-11-29T10:02:14.512Z"
+         *     }
+         */
         Charge: {
             reference: components["schemas"]["Reference"];
             /** @example chg_000001 */
@@ -178,6 +190,15 @@ export interface components {
             reference: components["schemas"]["Reference"];
             amount: components["schemas"]["Amount"];
         };
+        /**
+         * @example {
+         *       "reference": "ref_01jd8x7c9d1e3f5g7h9j1k3m5n",
+         *       "chargeReference": "pay_01jd8x1a3b5c7d9e1f3g5h7j9k",
+         *       "status": "0",
+         *       "amount": 1000,
+         *       "createdAt": "2026-11-29T10:05:40.001Z"
+         *     }
+         */
         Refund: {
             reference: components["schemas"]["Reference"];
             chargeReference: components["schemas"]["Reference"];
@@ -201,6 +222,15 @@ export interface components {
             currency: components["schemas"]["Currency"];
             description?: string;
         };
+        /**
+         * @example {
+         *       "reference": "op_01jd8w6a8b0c2d4e6f8g0h2j4k",
+         *       "status": "0",
+         *       "amount": 17800,
+         *       "currency": "EUR",
+         *       "createdAt": "2026-11-29T09:20:11.950Z"
+         *     }
+         */
         DirectDebit: {
             reference: components["schemas"]["Reference"];
             status: components["schemas"]["StatusCode"];
@@ -262,6 +292,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/bank-unavailable",
+                 *       "title": "Bank unavailable",
+                 *       "status": 503,
+                 *       "code": "bank-unavailable",
+                 *       "detail": "The bank cannot process requests right now; try again.",
+                 *       "requestId": "req_01jd8z0a2b4c6d8e0f2g4h6j8k"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -271,6 +311,23 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/validation-failed",
+                 *       "title": "The request does not match the API contract",
+                 *       "status": 400,
+                 *       "code": "validation-failed",
+                 *       "detail": "body/creditLimit must be integer",
+                 *       "instance": "/contracts",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ab",
+                 *       "errors": [
+                 *         {
+                 *           "pointer": "/body/creditLimit",
+                 *           "message": "must be integer"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -280,6 +337,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/unauthorized",
+                 *       "title": "Authentication required",
+                 *       "status": 401,
+                 *       "code": "unauthorized",
+                 *       "detail": "The bearer token is missing, malformed or expired.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ac"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -289,6 +356,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/content-too-large",
+                 *       "title": "Content too large",
+                 *       "status": 413,
+                 *       "code": "content-too-large",
+                 *       "detail": "The request body is larger than 100000 bytes.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ag"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -298,6 +375,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/unsupported-media-type",
+                 *       "title": "Unsupported media type",
+                 *       "status": 415,
+                 *       "code": "unsupported-media-type",
+                 *       "detail": "The request body must be application/json.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ah"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -307,6 +394,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/not-found",
+                 *       "title": "Not found",
+                 *       "status": 404,
+                 *       "code": "not-found",
+                 *       "detail": "No such resource.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ae"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -329,6 +426,23 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reference": "pay_01jd8x1a3b5c7d9e1f3g5h7j9k",
+                 *       "merchantId": "usr_01jd8w2m4n6p8q0r2s4t6v8w0x",
+                 *       "card": {
+                 *         "number": "4242424242424242",
+                 *         "expiryMonth": 12,
+                 *         "expiryYear": 2030,
+                 *         "cvv": "123",
+                 *         "holderName": "Ada Lovelace"
+                 *       },
+                 *       "amount": 2500,
+                 *       "currency": "EUR",
+                 *       "description": "Two tickets",
+                 *       "callbackUrl": "http://127.0.0.1:8080/bank-callbacks/piggy-bank"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ChargeRequest"];
             };
         };
@@ -386,6 +500,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reference": "ref_01jd8x7c9d1e3f5g7h9j1k3m5n",
+                 *       "amount": 1000
+                 *     }
+                 */
                 "application/json": components["schemas"]["RefundRequest"];
             };
         };
@@ -416,6 +536,19 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reference": "op_01jd8w6a8b0c2d4e6f8g0h2j4k",
+                 *       "mandate": {
+                 *         "reference": "ACME-2026-0001",
+                 *         "iban": "FR7630006000011234567890189",
+                 *         "signedOn": "2025-12-01"
+                 *       },
+                 *       "amount": 17800,
+                 *       "currency": "EUR",
+                 *       "description": "Purchase trip-42"
+                 *     }
+                 */
                 "application/json": components["schemas"]["DirectDebitRequest"];
             };
         };

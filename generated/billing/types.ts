@@ -212,6 +212,41 @@ export interface components {
             at: string;
             reason?: string;
         };
+        /**
+         * @example {
+         *       "id": "op_01jd8w6a8b0c2d4e6f8g0h2j4k",
+         *       "contractId": "ctr_01jd8w4k6m8n0p2q4r6s8t0v3w",
+         *       "type": "purchase",
+         *       "status": "authorized",
+         *       "currency": "EUR",
+         *       "amount": 17800,
+         *       "orders": [
+         *         {
+         *           "reference": "trip-42",
+         *           "items": [
+         *             {
+         *               "label": "Paris–Lyon return",
+         *               "unitPrice": 8900,
+         *               "quantity": 2
+         *             }
+         *           ]
+         *         }
+         *       ],
+         *       "period": "2026-11",
+         *       "createdAt": "2026-11-29T09:20:11.402Z",
+         *       "updatedAt": "2026-11-29T09:20:12.037Z",
+         *       "statusHistory": [
+         *         {
+         *           "status": "pending-authorization",
+         *           "at": "2026-11-29T09:20:11.402Z"
+         *         },
+         *         {
+         *           "status": "authorized",
+         *           "at": "2026-11-29T09:20:12.037Z"
+         *         }
+         *       ]
+         *     }
+         */
         Operation: {
             id: components["schemas"]["OperationId"];
             contractId: components["schemas"]["ContractId"];
@@ -234,12 +269,62 @@ export interface components {
             updatedAt: string;
             statusHistory: components["schemas"]["StatusChange"][];
         };
+        /**
+         * @example {
+         *       "data": [
+         *         {
+         *           "id": "op_01jd8w6a8b0c2d4e6f8g0h2j4k",
+         *           "contractId": "ctr_01jd8w4k6m8n0p2q4r6s8t0v3w",
+         *           "type": "purchase",
+         *           "status": "authorized",
+         *           "currency": "EUR",
+         *           "amount": 17800,
+         *           "orders": [
+         *             {
+         *               "reference": "trip-42",
+         *               "items": [
+         *                 {
+         *                   "label": "Paris–Lyon return",
+         *                   "unitPrice": 8900,
+         *                   "quantity": 2
+         *                 }
+         *               ]
+         *             }
+         *           ],
+         *           "period": "2026-11",
+         *           "createdAt": "2026-11-29T09:20:11.402Z",
+         *           "updatedAt": "2026-11-29T09:20:12.037Z",
+         *           "statusHistory": [
+         *             {
+         *               "status": "pending-authorization",
+         *               "at": "2026-11-29T09:20:11.402Z"
+         *             },
+         *             {
+         *               "status": "authorized",
+         *               "at": "2026-11-29T09:20:12.037Z"
+         *             }
+         *           ]
+         *         }
+         *       ],
+         *       "hasMore": false
+         *     }
+         */
         OperationPage: {
             data: components["schemas"]["Operation"][];
             hasMore: boolean;
             /** @description Pass as `cursor` to get the next page; absent on the last page. */
             nextCursor?: string;
         };
+        /**
+         * @example {
+         *       "contractId": "ctr_01jd8w4k6m8n0p2q4r6s8t0v3w",
+         *       "currency": "EUR",
+         *       "outstanding": 17800,
+         *       "creditLimit": 500000,
+         *       "available": 482200,
+         *       "asOf": "2026-11-29T09:21:00.000Z"
+         *     }
+         */
         Outstanding: {
             contractId: components["schemas"]["ContractId"];
             currency: components["schemas"]["Currency"];
@@ -254,6 +339,19 @@ export interface components {
         BillingRunRequest: {
             period: components["schemas"]["Period"];
         };
+        /**
+         * @example {
+         *       "id": "run_2026-11",
+         *       "period": "2026-11",
+         *       "status": "completed",
+         *       "trigger": "operator",
+         *       "startedAt": "2026-11-29T09:30:00.000Z",
+         *       "completedAt": "2026-11-29T09:30:01.250Z",
+         *       "contractsSeen": 1,
+         *       "invoicesIssued": 1,
+         *       "operationsInvoiced": 1
+         *     }
+         */
         BillingRun: {
             id: components["schemas"]["RunId"];
             period: components["schemas"]["Period"];
@@ -279,6 +377,40 @@ export interface components {
             quantity: number;
             amount: components["schemas"]["MinorUnits"];
         };
+        /**
+         * @example {
+         *       "id": "inv_01jd8w9q1r3s5t7v9w1x3y5z7a",
+         *       "contractId": "ctr_01jd8w4k6m8n0p2q4r6s8t0v3w",
+         *       "period": "2026-11",
+         *       "customer": {
+         *         "id": "cust-acme-001",
+         *         "name": "ACME Works Council",
+         *         "billingEmail": "accounts@acme.example"
+         *       },
+         *       "currency": "EUR",
+         *       "lines": [
+         *         {
+         *           "operationId": "op_01jd8w6a8b0c2d4e6f8g0h2j4k",
+         *           "kind": "purchase",
+         *           "label": "Paris–Lyon return",
+         *           "unitPrice": 8900,
+         *           "quantity": 2,
+         *           "amount": 17800
+         *         }
+         *       ],
+         *       "purchases": 17800,
+         *       "refunds": 0,
+         *       "net": 17800,
+         *       "declined": {
+         *         "count": 0,
+         *         "amount": 0
+         *       },
+         *       "status": "sent",
+         *       "issuedAt": "2026-11-29T09:30:01.104Z",
+         *       "sentAt": "2026-11-29T09:30:02.310Z",
+         *       "sentTo": "accounts@acme.example"
+         *     }
+         */
         Invoice: {
             id: components["schemas"]["InvoiceId"];
             contractId: components["schemas"]["ContractId"];
@@ -309,6 +441,45 @@ export interface components {
             /** Format: email */
             sentTo?: string;
         };
+        /**
+         * @example {
+         *       "data": [
+         *         {
+         *           "id": "inv_01jd8w9q1r3s5t7v9w1x3y5z7a",
+         *           "contractId": "ctr_01jd8w4k6m8n0p2q4r6s8t0v3w",
+         *           "period": "2026-11",
+         *           "customer": {
+         *             "id": "cust-acme-001",
+         *             "name": "ACME Works Council",
+         *             "billingEmail": "accounts@acme.example"
+         *           },
+         *           "currency": "EUR",
+         *           "lines": [
+         *             {
+         *               "operationId": "op_01jd8w6a8b0c2d4e6f8g0h2j4k",
+         *               "kind": "purchase",
+         *               "label": "Paris–Lyon return",
+         *               "unitPrice": 8900,
+         *               "quantity": 2,
+         *               "amount": 17800
+         *             }
+         *           ],
+         *           "purchases": 17800,
+         *           "refunds": 0,
+         *           "net": 17800,
+         *           "declined": {
+         *             "count": 0,
+         *             "amount": 0
+         *           },
+         *           "status": "sent",
+         *           "issuedAt": "2026-11-29T09:30:01.104Z",
+         *           "sentAt": "2026-11-29T09:30:02.310Z",
+         *           "sentTo": "accounts@acme.example"
+         *         }
+         *       ],
+         *       "hasMore": false
+         *     }
+         */
         InvoicePage: {
             data: components["schemas"]["Invoice"][];
             hasMore: boolean;
@@ -367,6 +538,23 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/validation-failed",
+                 *       "title": "The request does not match the API contract",
+                 *       "status": 400,
+                 *       "code": "validation-failed",
+                 *       "detail": "body/creditLimit must be integer",
+                 *       "instance": "/contracts",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ab",
+                 *       "errors": [
+                 *         {
+                 *           "pointer": "/body/creditLimit",
+                 *           "message": "must be integer"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -376,6 +564,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/unauthorized",
+                 *       "title": "Authentication required",
+                 *       "status": 401,
+                 *       "code": "unauthorized",
+                 *       "detail": "The bearer token is missing, malformed or expired.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ac"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -385,6 +583,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/forbidden",
+                 *       "title": "Forbidden",
+                 *       "status": 403,
+                 *       "code": "forbidden",
+                 *       "detail": "This operation is not allowed for the role merchant.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ad"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -394,6 +602,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/not-found",
+                 *       "title": "Not found",
+                 *       "status": 404,
+                 *       "code": "not-found",
+                 *       "detail": "No such resource.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ae"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -403,6 +621,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/idempotency-key-reused",
+                 *       "title": "Conflict",
+                 *       "status": 409,
+                 *       "code": "idempotency-key-reused",
+                 *       "detail": "This Idempotency-Key was used with another request body.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0af"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -412,6 +640,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/content-too-large",
+                 *       "title": "Content too large",
+                 *       "status": 413,
+                 *       "code": "content-too-large",
+                 *       "detail": "The request body is larger than 100000 bytes.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ag"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -421,6 +659,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/unsupported-media-type",
+                 *       "title": "Unsupported media type",
+                 *       "status": 415,
+                 *       "code": "unsupported-media-type",
+                 *       "detail": "The request body must be application/json.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ah"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -430,6 +678,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/credit-limit-exceeded",
+                 *       "title": "Unprocessable content",
+                 *       "status": 422,
+                 *       "code": "credit-limit-exceeded",
+                 *       "detail": "The purchase would take the outstanding amount beyond the contract's credit limit.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0aj"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -439,11 +697,20 @@ export interface components {
         OperationId: components["schemas"]["OperationId"];
         RunId: components["schemas"]["RunId"];
         InvoiceId: components["schemas"]["InvoiceId"];
-        /** @description Unique key chosen by the client for this operation. Retrying with the same key and the same body returns the first answer; the same key with a different body is refused with 409. */
+        /**
+         * @description Unique key chosen by the client for this operation. Retrying with the same key and the same body returns the first answer; the same key with a different body is refused with 409.
+         * @example 5f0c6d2e-8a4b-4c1e-9f3a-2b7d9e1c4a60
+         */
         IdempotencyKey: string;
-        /** @description Page size. */
+        /**
+         * @description Page size.
+         * @example 20
+         */
         Limit: number;
-        /** @description Opaque cursor from a previous page's `nextCursor`. */
+        /**
+         * @description Opaque cursor from a previous page's `nextCursor`.
+         * @example eyJrIjoiY3RyXzAxaHp4M2s4bTlxNHc3ZTJyNXQ2eTh1MGFiIn0
+         */
         Cursor: string;
     };
     requestBodies: never;
@@ -456,7 +723,10 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description Unique key chosen by the client for this operation. Retrying with the same key and the same body returns the first answer; the same key with a different body is refused with 409. */
+                /**
+                 * @description Unique key chosen by the client for this operation. Retrying with the same key and the same body returns the first answer; the same key with a different body is refused with 409.
+                 * @example 5f0c6d2e-8a4b-4c1e-9f3a-2b7d9e1c4a60
+                 */
                 "Idempotency-Key": components["parameters"]["IdempotencyKey"];
             };
             path?: never;
@@ -464,6 +734,26 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "contractId": "ctr_01jd8w4k6m8n0p2q4r6s8t0v3w",
+                 *       "type": "purchase",
+                 *       "currency": "EUR",
+                 *       "orders": [
+                 *         {
+                 *           "reference": "trip-42",
+                 *           "items": [
+                 *             {
+                 *               "label": "Paris–Lyon return",
+                 *               "unitPrice": 8900,
+                 *               "quantity": 2
+                 *             }
+                 *           ]
+                 *         }
+                 *       ],
+                 *       "description": "Team offsite travel"
+                 *     }
+                 */
                 "application/json": components["schemas"]["OperationRequest"];
             };
         };
@@ -518,9 +808,15 @@ export interface operations {
     listContractOperations: {
         parameters: {
             query?: {
-                /** @description Page size. */
+                /**
+                 * @description Page size.
+                 * @example 20
+                 */
                 limit?: components["parameters"]["Limit"];
-                /** @description Opaque cursor from a previous page's `nextCursor`. */
+                /**
+                 * @description Opaque cursor from a previous page's `nextCursor`.
+                 * @example eyJrIjoiY3RyXzAxaHp4M2s4bTlxNHc3ZTJyNXQ2eTh1MGFiIn0
+                 */
                 cursor?: components["parameters"]["Cursor"];
             };
             header?: never;
@@ -581,6 +877,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "period": "2026-11"
+                 *     }
+                 */
                 "application/json": components["schemas"]["BillingRunRequest"];
             };
         };
@@ -644,9 +945,15 @@ export interface operations {
             query?: {
                 contractId?: components["schemas"]["ContractId"];
                 period?: components["schemas"]["Period"];
-                /** @description Page size. */
+                /**
+                 * @description Page size.
+                 * @example 20
+                 */
                 limit?: components["parameters"]["Limit"];
-                /** @description Opaque cursor from a previous page's `nextCursor`. */
+                /**
+                 * @description Opaque cursor from a previous page's `nextCursor`.
+                 * @example eyJrIjoiY3RyXzAxaHp4M2s4bTlxNHc3ZTJyNXQ2eTh1MGFiIn0
+                 */
                 cursor?: components["parameters"]["Cursor"];
             };
             header?: never;

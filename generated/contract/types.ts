@@ -187,7 +187,10 @@ export interface components {
          * @example cust-acme-001
          */
         CustomerId: string;
-        /** @enum {string} */
+        /**
+         * @example active
+         * @enum {string}
+         */
         ContractStatus: "active" | "suspended" | "cancelled";
         Reason: string;
         /** @description The corporate customer: its own reference, its name, and the payment-gateway account (a user signed up with role `customer`) that acts for it — the one account, besides operators, that sees the contract. */
@@ -270,6 +273,31 @@ export interface components {
             creditLimit: components["schemas"]["MinorUnits"];
             reason: components["schemas"]["Reason"];
         };
+        /**
+         * @example {
+         *       "id": "ctr_01jd8w4k6m8n0p2q4r6s8t0v3w",
+         *       "customer": {
+         *         "id": "cust-acme-001",
+         *         "name": "ACME Works Council",
+         *         "billingEmail": "accounts@acme.example",
+         *         "userId": "usr_01jd8w3x5y7z9a1b3c5d7e9f2g"
+         *       },
+         *       "status": "active",
+         *       "validFrom": "2026-01-01",
+         *       "validTo": "2026-12-31",
+         *       "currency": "EUR",
+         *       "creditLimit": 500000,
+         *       "mandate": {
+         *         "reference": "ACME-2026-0001",
+         *         "ibanMasked": "FR76 **** **** **** **** ***0 189",
+         *         "bic": "AGRIFRPP",
+         *         "signedOn": "2025-12-01"
+         *       },
+         *       "version": 1,
+         *       "createdAt": "2026-11-29T09:15:02.118Z",
+         *       "updatedAt": "2026-11-29T09:15:02.118Z"
+         *     }
+         */
         Contract: {
             id: components["schemas"]["ContractId"];
             customer: components["schemas"]["Customer"];
@@ -290,6 +318,36 @@ export interface components {
             /** Format: date-time */
             updatedAt: string;
         };
+        /**
+         * @example {
+         *       "data": [
+         *         {
+         *           "id": "ctr_01jd8w4k6m8n0p2q4r6s8t0v3w",
+         *           "customer": {
+         *             "id": "cust-acme-001",
+         *             "name": "ACME Works Council",
+         *             "billingEmail": "accounts@acme.example",
+         *             "userId": "usr_01jd8w3x5y7z9a1b3c5d7e9f2g"
+         *           },
+         *           "status": "active",
+         *           "validFrom": "2026-01-01",
+         *           "validTo": "2026-12-31",
+         *           "currency": "EUR",
+         *           "creditLimit": 500000,
+         *           "mandate": {
+         *             "reference": "ACME-2026-0001",
+         *             "ibanMasked": "FR76 **** **** **** **** ***0 189",
+         *             "bic": "AGRIFRPP",
+         *             "signedOn": "2025-12-01"
+         *           },
+         *           "version": 1,
+         *           "createdAt": "2026-11-29T09:15:02.118Z",
+         *           "updatedAt": "2026-11-29T09:15:02.118Z"
+         *         }
+         *       ],
+         *       "hasMore": false
+         *     }
+         */
         ContractPage: {
             data: components["schemas"]["Contract"][];
             hasMore: boolean;
@@ -310,6 +368,44 @@ export interface components {
             requestId?: string;
             contract: components["schemas"]["Contract"];
         };
+        /**
+         * @example {
+         *       "data": [
+         *         {
+         *           "version": 1,
+         *           "type": "subscribed",
+         *           "status": "active",
+         *           "at": "2026-11-29T09:15:02.118Z",
+         *           "actor": "usr_01jd8w0a2b4c6d8e0f2g4h6j8k",
+         *           "requestId": "req_01jd8w4k6m8n0p2q4r6s8t0v3x",
+         *           "contract": {
+         *             "id": "ctr_01jd8w4k6m8n0p2q4r6s8t0v3w",
+         *             "customer": {
+         *               "id": "cust-acme-001",
+         *               "name": "ACME Works Council",
+         *               "billingEmail": "accounts@acme.example",
+         *               "userId": "usr_01jd8w3x5y7z9a1b3c5d7e9f2g"
+         *             },
+         *             "status": "active",
+         *             "validFrom": "2026-01-01",
+         *             "validTo": "2026-12-31",
+         *             "currency": "EUR",
+         *             "creditLimit": 500000,
+         *             "mandate": {
+         *               "reference": "ACME-2026-0001",
+         *               "ibanMasked": "FR76 **** **** **** **** ***0 189",
+         *               "bic": "AGRIFRPP",
+         *               "signedOn": "2025-12-01"
+         *             },
+         *             "version": 1,
+         *             "createdAt": "2026-11-29T09:15:02.118Z",
+         *             "updatedAt": "2026-11-29T09:15:02.118Z"
+         *           }
+         *         }
+         *       ],
+         *       "hasMore": false
+         *     }
+         */
         ContractChangePage: {
             data: components["schemas"]["ContractChange"][];
             hasMore: boolean;
@@ -371,6 +467,23 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/validation-failed",
+                 *       "title": "The request does not match the API contract",
+                 *       "status": 400,
+                 *       "code": "validation-failed",
+                 *       "detail": "body/creditLimit must be integer",
+                 *       "instance": "/contracts",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ab",
+                 *       "errors": [
+                 *         {
+                 *           "pointer": "/body/creditLimit",
+                 *           "message": "must be integer"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -380,6 +493,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/unauthorized",
+                 *       "title": "Authentication required",
+                 *       "status": 401,
+                 *       "code": "unauthorized",
+                 *       "detail": "The bearer token is missing, malformed or expired.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ac"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -389,6 +512,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/forbidden",
+                 *       "title": "Forbidden",
+                 *       "status": 403,
+                 *       "code": "forbidden",
+                 *       "detail": "This operation is not allowed for the role merchant.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ad"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -398,6 +531,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/idempotency-key-reused",
+                 *       "title": "Conflict",
+                 *       "status": 409,
+                 *       "code": "idempotency-key-reused",
+                 *       "detail": "This Idempotency-Key was used with another request body.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0af"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -407,6 +550,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/content-too-large",
+                 *       "title": "Content too large",
+                 *       "status": 413,
+                 *       "code": "content-too-large",
+                 *       "detail": "The request body is larger than 100000 bytes.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ag"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -416,6 +569,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/unsupported-media-type",
+                 *       "title": "Unsupported media type",
+                 *       "status": 415,
+                 *       "code": "unsupported-media-type",
+                 *       "detail": "The request body must be application/json.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ah"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -425,6 +588,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/credit-limit-exceeded",
+                 *       "title": "Unprocessable content",
+                 *       "status": 422,
+                 *       "code": "credit-limit-exceeded",
+                 *       "detail": "The purchase would take the outstanding amount beyond the contract's credit limit.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0aj"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -434,22 +607,46 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/not-found",
+                 *       "title": "Not found",
+                 *       "status": 404,
+                 *       "code": "not-found",
+                 *       "detail": "No such resource.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ae"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
     };
     parameters: {
         ContractId: components["schemas"]["ContractId"];
-        /** @description Page size. */
+        /**
+         * @description Page size.
+         * @example 20
+         */
         Limit: number;
-        /** @description Opaque cursor from a previous page's `nextCursor`. */
+        /**
+         * @description Opaque cursor from a previous page's `nextCursor`.
+         * @example eyJrIjoiY3RyXzAxaHp4M2s4bTlxNHc3ZTJyNXQ2eTh1MGFiIn0
+         */
         Cursor: string;
-        /** @description Unique key chosen by the client for this operation. Retrying with the same key and the same body returns the first answer; the same key with a different body is refused with 409. */
+        /**
+         * @description Unique key chosen by the client for this operation. Retrying with the same key and the same body returns the first answer; the same key with a different body is refused with 409.
+         * @example 5f0c6d2e-8a4b-4c1e-9f3a-2b7d9e1c4a60
+         */
         IdempotencyKey: string;
     };
     requestBodies: {
         StatusChange: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "Customer asked to pause deferred payments during its audit"
+                 *     }
+                 */
                 "application/json": components["schemas"]["StatusChangeRequest"];
             };
         };
@@ -464,9 +661,15 @@ export interface operations {
             query?: {
                 customerId?: components["schemas"]["CustomerId"];
                 status?: components["schemas"]["ContractStatus"];
-                /** @description Page size. */
+                /**
+                 * @description Page size.
+                 * @example 20
+                 */
                 limit?: components["parameters"]["Limit"];
-                /** @description Opaque cursor from a previous page's `nextCursor`. */
+                /**
+                 * @description Opaque cursor from a previous page's `nextCursor`.
+                 * @example eyJrIjoiY3RyXzAxaHp4M2s4bTlxNHc3ZTJyNXQ2eTh1MGFiIn0
+                 */
                 cursor?: components["parameters"]["Cursor"];
             };
             header?: never;
@@ -493,7 +696,10 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description Unique key chosen by the client for this operation. Retrying with the same key and the same body returns the first answer; the same key with a different body is refused with 409. */
+                /**
+                 * @description Unique key chosen by the client for this operation. Retrying with the same key and the same body returns the first answer; the same key with a different body is refused with 409.
+                 * @example 5f0c6d2e-8a4b-4c1e-9f3a-2b7d9e1c4a60
+                 */
                 "Idempotency-Key": components["parameters"]["IdempotencyKey"];
             };
             path?: never;
@@ -501,6 +707,26 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "customer": {
+                 *         "id": "cust-acme-001",
+                 *         "name": "ACME Works Council",
+                 *         "billingEmail": "accounts@acme.example",
+                 *         "userId": "usr_01jd8w3x5y7z9a1b3c5d7e9f2g"
+                 *       },
+                 *       "validFrom": "2026-01-01",
+                 *       "validTo": "2026-12-31",
+                 *       "currency": "EUR",
+                 *       "creditLimit": 500000,
+                 *       "mandate": {
+                 *         "reference": "ACME-2026-0001",
+                 *         "iban": "FR76 3000 6000 0112 3456 7890 189",
+                 *         "bic": "AGRIFRPP",
+                 *         "signedOn": "2025-12-01"
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["ContractCreateRequest"];
             };
         };
@@ -625,6 +851,16 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "mandate": {
+                 *         "reference": "ACME-2026-0002",
+                 *         "iban": "DE75 5121 0800 1245 1261 99",
+                 *         "signedOn": "2026-06-01"
+                 *       },
+                 *       "reason": "New house bank"
+                 *     }
+                 */
                 "application/json": components["schemas"]["MandateChangeRequest"];
             };
         };
@@ -651,6 +887,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "creditLimit": 750000,
+                 *       "reason": "Annual credit review"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreditLimitChangeRequest"];
             };
         };
@@ -668,9 +910,15 @@ export interface operations {
     listContractHistory: {
         parameters: {
             query?: {
-                /** @description Page size. */
+                /**
+                 * @description Page size.
+                 * @example 20
+                 */
                 limit?: components["parameters"]["Limit"];
-                /** @description Opaque cursor from a previous page's `nextCursor`. */
+                /**
+                 * @description Opaque cursor from a previous page's `nextCursor`.
+                 * @example eyJrIjoiY3RyXzAxaHp4M2s4bTlxNHc3ZTJyNXQ2eTh1MGFiIn0
+                 */
                 cursor?: components["parameters"]["Cursor"];
             };
             header?: never;

@@ -29,6 +29,18 @@ export interface components {
     schemas: {
         /** @example inv_01hzx3k8m9q4w7e2r5t6y8u0ab */
         InvoiceId: string;
+        /**
+         * @example {
+         *       "invoiceId": "inv_01jd8w9q1r3s5t7v9w1x3y5z7a",
+         *       "contractId": "ctr_01jd8w4k6m8n0p2q4r6s8t0v3w",
+         *       "to": "accounts@acme.example",
+         *       "messageId": "<inv_01jd8w9q1r3s5t7v9w1x3y5z7a@payspec.local>",
+         *       "sentAt": "2026-11-29T09:30:02.310Z",
+         *       "transport": "file",
+         *       "attempt": 1,
+         *       "possibleDuplicate": false
+         *     }
+         */
         SentInvoice: {
             invoiceId: components["schemas"]["InvoiceId"];
             contractId: string;
@@ -94,6 +106,23 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/validation-failed",
+                 *       "title": "The request does not match the API contract",
+                 *       "status": 400,
+                 *       "code": "validation-failed",
+                 *       "detail": "body/creditLimit must be integer",
+                 *       "instance": "/contracts",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ab",
+                 *       "errors": [
+                 *         {
+                 *           "pointer": "/body/creditLimit",
+                 *           "message": "must be integer"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -103,6 +132,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/unauthorized",
+                 *       "title": "Authentication required",
+                 *       "status": 401,
+                 *       "code": "unauthorized",
+                 *       "detail": "The bearer token is missing, malformed or expired.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ac"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -112,6 +151,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/forbidden",
+                 *       "title": "Forbidden",
+                 *       "status": 403,
+                 *       "code": "forbidden",
+                 *       "detail": "This operation is not allowed for the role merchant.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ad"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -121,6 +170,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/not-found",
+                 *       "title": "Not found",
+                 *       "status": 404,
+                 *       "code": "not-found",
+                 *       "detail": "No such resource.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ae"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };

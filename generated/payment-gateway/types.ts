@@ -303,6 +303,7 @@ export interface components {
         MerchantReference: string;
         /**
          * @description `pending` until the bank settles it; `refunded` once refunds reach the amount.
+         * @example succeeded
          * @enum {string}
          */
         PaymentStatus: "pending" | "succeeded" | "failed" | "refunded";
@@ -353,6 +354,36 @@ export interface components {
             at: string;
             reason?: components["schemas"]["PaymentFailureReason"];
         };
+        /**
+         * @example {
+         *       "id": "pay_01jd8x1a3b5c7d9e1f3g5h7j9k",
+         *       "status": "succeeded",
+         *       "amount": 2500,
+         *       "currency": "EUR",
+         *       "refundedAmount": 0,
+         *       "card": {
+         *         "brand": "visa",
+         *         "bin": "424242",
+         *         "last4": "4242",
+         *         "expiryMonth": 12,
+         *         "expiryYear": 2030
+         *       },
+         *       "reference": "order-0001",
+         *       "description": "Two tickets",
+         *       "createdAt": "2026-11-29T10:02:14.512Z",
+         *       "updatedAt": "2026-11-29T10:02:14.790Z",
+         *       "statusHistory": [
+         *         {
+         *           "status": "pending",
+         *           "at": "2026-11-29T10:02:14.512Z"
+         *         },
+         *         {
+         *           "status": "succeeded",
+         *           "at": "2026-11-29T10:02:14.790Z"
+         *         }
+         *       ]
+         *     }
+         */
         Payment: {
             id: components["schemas"]["PaymentId"];
             status: components["schemas"]["PaymentStatus"];
@@ -369,6 +400,41 @@ export interface components {
             updatedAt: string;
             statusHistory: components["schemas"]["PaymentStatusChange"][];
         };
+        /**
+         * @example {
+         *       "data": [
+         *         {
+         *           "id": "pay_01jd8x1a3b5c7d9e1f3g5h7j9k",
+         *           "status": "succeeded",
+         *           "amount": 2500,
+         *           "currency": "EUR",
+         *           "refundedAmount": 0,
+         *           "card": {
+         *             "brand": "visa",
+         *             "bin": "424242",
+         *             "last4": "4242",
+         *             "expiryMonth": 12,
+         *             "expiryYear": 2030
+         *           },
+         *           "reference": "order-0001",
+         *           "description": "Two tickets",
+         *           "createdAt": "2026-11-29T10:02:14.512Z",
+         *           "updatedAt": "2026-11-29T10:02:14.790Z",
+         *           "statusHistory": [
+         *             {
+         *               "status": "pending",
+         *               "at": "2026-11-29T10:02:14.512Z"
+         *             },
+         *             {
+         *               "status": "succeeded",
+         *               "at": "2026-11-29T10:02:14.790Z"
+         *             }
+         *           ]
+         *         }
+         *       ],
+         *       "hasMore": false
+         *     }
+         */
         PaymentPage: {
             data: components["schemas"]["Payment"][];
             hasMore: boolean;
@@ -379,6 +445,17 @@ export interface components {
             /** @example customer returned one ticket */
             reason?: string;
         };
+        /**
+         * @example {
+         *       "id": "ref_01jd8x7c9d1e3f5g7h9j1k3m5n",
+         *       "paymentId": "pay_01jd8x1a3b5c7d9e1f3g5h7j9k",
+         *       "status": "succeeded",
+         *       "amount": 1000,
+         *       "currency": "EUR",
+         *       "reason": "customer returned one ticket",
+         *       "createdAt": "2026-11-29T10:05:40.001Z"
+         *     }
+         */
         Refund: {
             id: string;
             paymentId: components["schemas"]["PaymentId"];
@@ -425,6 +502,7 @@ export interface components {
         Role: "customer" | "merchant" | "operator";
         /**
          * @description The bank that acquires the merchant's card payments.
+         * @example piggy-bank
          * @enum {string}
          */
         AcquiringBank: "piggy-bank" | "acme-acquiring";
@@ -454,6 +532,15 @@ export interface components {
         RefreshRequest: {
             refreshToken: $Write<string>;
         };
+        /**
+         * @example {
+         *       "accessToken": "eyJhbGciOiJFUzI1NiIsImtpZCI6ImRldi0xIn0.eyJzdWIiOiJ1c3JfMDFqZDh3M3g1eTd6OWExYjNjNWQ3ZTlmMmciLCJyb2xlIjoiY3VzdG9tZXIifQ.c2lnbmF0dXJl",
+         *       "tokenType": "Bearer",
+         *       "expiresIn": 600,
+         *       "refreshToken": "rt_9Qx2Lm7Vb4Nc8Zp1Kd6Hs3Wf5Jt0Gy",
+         *       "refreshExpiresIn": 2592000
+         *     }
+         */
         TokenPair: {
             accessToken: string;
             /** @constant */
@@ -464,6 +551,17 @@ export interface components {
             /** @description Seconds the refresh token is valid unless used or revoked first. */
             refreshExpiresIn: number;
         };
+        /**
+         * @example {
+         *       "id": "usr_01jd8w3x5y7z9a1b3c5d7e9f2g",
+         *       "email": "ada@example.com",
+         *       "firstName": "Ada",
+         *       "lastName": "Lovelace",
+         *       "phone": "+447700900123",
+         *       "role": "customer",
+         *       "createdAt": "2026-11-29T09:00:00.000Z"
+         *     }
+         */
         User: {
             id: components["schemas"]["UserId"];
             email: components["schemas"]["Email"];
@@ -476,6 +574,21 @@ export interface components {
             /** Format: date-time */
             createdAt: string;
         };
+        /**
+         * @example {
+         *       "keys": [
+         *         {
+         *           "kty": "EC",
+         *           "kid": "dev-1",
+         *           "alg": "ES256",
+         *           "use": "sig",
+         *           "crv": "P-256",
+         *           "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+         *           "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"
+         *         }
+         *       ]
+         *     }
+         */
         Jwks: {
             keys: {
                 kty: string;
@@ -484,7 +597,14 @@ export interface components {
                 use?: string;
             }[];
         };
-        /** @description A wallet holds one currency, fixed by its first top-up or by the first transfer addressed to it; until then it has no `currency` and a balance of 0. */
+        /**
+         * @description A wallet holds one currency, fixed by its first top-up or by the first transfer addressed to it; until then it has no `currency` and a balance of 0.
+         * @example {
+         *       "currency": "EUR",
+         *       "balance": 3750,
+         *       "updatedAt": "2026-11-29T10:02:14.512Z"
+         *     }
+         */
         Wallet: {
             currency?: components["schemas"]["Currency"];
             balance: components["schemas"]["MinorUnits"];
@@ -502,12 +622,31 @@ export interface components {
             currency: components["schemas"]["Currency"];
             note?: string;
         };
-        /** @enum {string} */
+        /**
+         * @example transfer-out
+         * @enum {string}
+         */
         TransactionType: "top-up" | "transfer-in" | "transfer-out";
         Counterparty: {
             email: string;
             name: string;
         };
+        /**
+         * @example {
+         *       "id": "txn_01jd8x5q7r9s1t3v5w7x9y1z3a",
+         *       "type": "transfer-out",
+         *       "amount": 1250,
+         *       "currency": "EUR",
+         *       "balanceAfter": 3750,
+         *       "counterparty": {
+         *         "email": "grace@example.com",
+         *         "name": "Grace Hopper"
+         *       },
+         *       "transferId": "trf_01jd8x5q7r9s1t3v5w7x9y1z3b",
+         *       "note": "lunch",
+         *       "createdAt": "2026-11-29T10:02:14.512Z"
+         *     }
+         */
         Transaction: {
             id: string;
             type: components["schemas"]["TransactionType"];
@@ -520,6 +659,27 @@ export interface components {
             /** Format: date-time */
             createdAt: string;
         };
+        /**
+         * @example {
+         *       "data": [
+         *         {
+         *           "id": "txn_01jd8x5q7r9s1t3v5w7x9y1z3a",
+         *           "type": "transfer-out",
+         *           "amount": 1250,
+         *           "currency": "EUR",
+         *           "balanceAfter": 3750,
+         *           "counterparty": {
+         *             "email": "grace@example.com",
+         *             "name": "Grace Hopper"
+         *           },
+         *           "transferId": "trf_01jd8x5q7r9s1t3v5w7x9y1z3b",
+         *           "note": "lunch",
+         *           "createdAt": "2026-11-29T10:02:14.512Z"
+         *         }
+         *       ],
+         *       "hasMore": false
+         *     }
+         */
         TransactionPage: {
             data: components["schemas"]["Transaction"][];
             hasMore: boolean;
@@ -599,6 +759,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/too-many-attempts",
+                 *       "title": "Too many attempts",
+                 *       "status": 429,
+                 *       "code": "too-many-attempts",
+                 *       "detail": "Too many failed sign-ins; try again in 900 seconds.",
+                 *       "requestId": "req_01jd8z0a2b4c6d8e0f2g4h6j8k"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -609,6 +779,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/too-many-sign-ups",
+                 *       "title": "Too many sign-ups",
+                 *       "status": 429,
+                 *       "code": "too-many-sign-ups",
+                 *       "detail": "Too many sign-ups from this client; try again in 3600 seconds.",
+                 *       "requestId": "req_01jd8z0a2b4c6d8e0f2g4h6j8k"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -627,6 +807,23 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/validation-failed",
+                 *       "title": "The request does not match the API contract",
+                 *       "status": 400,
+                 *       "code": "validation-failed",
+                 *       "detail": "body/creditLimit must be integer",
+                 *       "instance": "/contracts",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ab",
+                 *       "errors": [
+                 *         {
+                 *           "pointer": "/body/creditLimit",
+                 *           "message": "must be integer"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -636,6 +833,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/idempotency-key-reused",
+                 *       "title": "Conflict",
+                 *       "status": 409,
+                 *       "code": "idempotency-key-reused",
+                 *       "detail": "This Idempotency-Key was used with another request body.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0af"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -645,6 +852,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/content-too-large",
+                 *       "title": "Content too large",
+                 *       "status": 413,
+                 *       "code": "content-too-large",
+                 *       "detail": "The request body is larger than 100000 bytes.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ag"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -654,6 +871,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/unsupported-media-type",
+                 *       "title": "Unsupported media type",
+                 *       "status": 415,
+                 *       "code": "unsupported-media-type",
+                 *       "detail": "The request body must be application/json.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ah"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -663,6 +890,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/credit-limit-exceeded",
+                 *       "title": "Unprocessable content",
+                 *       "status": 422,
+                 *       "code": "credit-limit-exceeded",
+                 *       "detail": "The purchase would take the outstanding amount beyond the contract's credit limit.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0aj"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -672,6 +909,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/unauthorized",
+                 *       "title": "Authentication required",
+                 *       "status": 401,
+                 *       "code": "unauthorized",
+                 *       "detail": "The bearer token is missing, malformed or expired.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ac"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -681,6 +928,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/forbidden",
+                 *       "title": "Forbidden",
+                 *       "status": 403,
+                 *       "code": "forbidden",
+                 *       "detail": "This operation is not allowed for the role merchant.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ad"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -690,17 +947,36 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/not-found",
+                 *       "title": "Not found",
+                 *       "status": 404,
+                 *       "code": "not-found",
+                 *       "detail": "No such resource.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ae"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
     };
     parameters: {
         PaymentId: components["schemas"]["PaymentId"];
-        /** @description Unique key chosen by the client for this operation. Retrying with the same key and the same body returns the first answer; the same key with a different body is refused with 409. */
+        /**
+         * @description Unique key chosen by the client for this operation. Retrying with the same key and the same body returns the first answer; the same key with a different body is refused with 409.
+         * @example 5f0c6d2e-8a4b-4c1e-9f3a-2b7d9e1c4a60
+         */
         IdempotencyKey: string;
-        /** @description Page size. */
+        /**
+         * @description Page size.
+         * @example 20
+         */
         Limit: number;
-        /** @description Opaque cursor from a previous page's `nextCursor`. */
+        /**
+         * @description Opaque cursor from a previous page's `nextCursor`.
+         * @example eyJrIjoiY3RyXzAxaHp4M2s4bTlxNHc3ZTJyNXQ2eTh1MGFiIn0
+         */
         Cursor: string;
     };
     requestBodies: never;
@@ -718,6 +994,16 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "ada@example.com",
+                 *       "password": "correct horse battery",
+                 *       "firstName": "Ada",
+                 *       "lastName": "Lovelace",
+                 *       "phone": "+447700900123",
+                 *       "role": "customer"
+                 *     }
+                 */
                 "application/json": components["schemas"]["SignUpRequest"];
             };
         };
@@ -750,6 +1036,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "ada@example.com",
+                 *       "password": "correct horse battery"
+                 *     }
+                 */
                 "application/json": components["schemas"]["SignInRequest"];
             };
         };
@@ -771,6 +1063,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "refreshToken": "rt_9Qx2Lm7Vb4Nc8Zp1Kd6Hs3Wf5Jt0Gy"
+                 *     }
+                 */
                 "application/json": components["schemas"]["RefreshRequest"];
             };
         };
@@ -791,6 +1088,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "refreshToken": "rt_9Qx2Lm7Vb4Nc8Zp1Kd6Hs3Wf5Jt0Gy"
+                 *     }
+                 */
                 "application/json": components["schemas"]["RefreshRequest"];
             };
         };
@@ -876,7 +1178,10 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description Unique key chosen by the client for this operation. Retrying with the same key and the same body returns the first answer; the same key with a different body is refused with 409. */
+                /**
+                 * @description Unique key chosen by the client for this operation. Retrying with the same key and the same body returns the first answer; the same key with a different body is refused with 409.
+                 * @example 5f0c6d2e-8a4b-4c1e-9f3a-2b7d9e1c4a60
+                 */
                 "Idempotency-Key": components["parameters"]["IdempotencyKey"];
             };
             path?: never;
@@ -884,6 +1189,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "amount": 5000,
+                 *       "currency": "EUR"
+                 *     }
+                 */
                 "application/json": components["schemas"]["TopUpRequest"];
             };
         };
@@ -902,7 +1213,10 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description Unique key chosen by the client for this operation. Retrying with the same key and the same body returns the first answer; the same key with a different body is refused with 409. */
+                /**
+                 * @description Unique key chosen by the client for this operation. Retrying with the same key and the same body returns the first answer; the same key with a different body is refused with 409.
+                 * @example 5f0c6d2e-8a4b-4c1e-9f3a-2b7d9e1c4a60
+                 */
                 "Idempotency-Key": components["parameters"]["IdempotencyKey"];
             };
             path?: never;
@@ -910,6 +1224,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "toEmail": "grace@example.com",
+                 *       "amount": 1250,
+                 *       "currency": "EUR",
+                 *       "note": "lunch"
+                 *     }
+                 */
                 "application/json": components["schemas"]["TransferRequest"];
             };
         };
@@ -928,13 +1250,25 @@ export interface operations {
         parameters: {
             query?: {
                 type?: components["schemas"]["TransactionType"];
-                /** @description Only transactions at or after this time. */
+                /**
+                 * @description Only transactions at or after this time.
+                 * @example 2026-11-01T00:00:00Z
+                 */
                 from?: string;
-                /** @description Only transactions before this time. */
+                /**
+                 * @description Only transactions before this time.
+                 * @example 2026-11-30T23:59:59Z
+                 */
                 to?: string;
-                /** @description Page size. */
+                /**
+                 * @description Page size.
+                 * @example 20
+                 */
                 limit?: components["parameters"]["Limit"];
-                /** @description Opaque cursor from a previous page's `nextCursor`. */
+                /**
+                 * @description Opaque cursor from a previous page's `nextCursor`.
+                 * @example eyJrIjoiY3RyXzAxaHp4M2s4bTlxNHc3ZTJyNXQ2eTh1MGFiIn0
+                 */
                 cursor?: components["parameters"]["Cursor"];
             };
             header?: never;
@@ -964,13 +1298,25 @@ export interface operations {
                 currency?: components["schemas"]["Currency"];
                 /** @description The merchant's own reference, exactly. */
                 reference?: components["schemas"]["MerchantReference"];
-                /** @description Only payments created at or after this time. */
+                /**
+                 * @description Only payments created at or after this time.
+                 * @example 2026-11-01T00:00:00Z
+                 */
                 from?: string;
-                /** @description Only payments created before this time. */
+                /**
+                 * @description Only payments created before this time.
+                 * @example 2026-11-30T23:59:59Z
+                 */
                 to?: string;
-                /** @description Page size. */
+                /**
+                 * @description Page size.
+                 * @example 20
+                 */
                 limit?: components["parameters"]["Limit"];
-                /** @description Opaque cursor from a previous page's `nextCursor`. */
+                /**
+                 * @description Opaque cursor from a previous page's `nextCursor`.
+                 * @example eyJrIjoiY3RyXzAxaHp4M2s4bTlxNHc3ZTJyNXQ2eTh1MGFiIn0
+                 */
                 cursor?: components["parameters"]["Cursor"];
             };
             header?: never;
@@ -997,7 +1343,10 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description Unique key chosen by the client for this operation. Retrying with the same key and the same body returns the first answer; the same key with a different body is refused with 409. */
+                /**
+                 * @description Unique key chosen by the client for this operation. Retrying with the same key and the same body returns the first answer; the same key with a different body is refused with 409.
+                 * @example 5f0c6d2e-8a4b-4c1e-9f3a-2b7d9e1c4a60
+                 */
                 "Idempotency-Key": components["parameters"]["IdempotencyKey"];
             };
             path?: never;
@@ -1005,6 +1354,21 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "card": {
+                 *         "number": "4242 4242 4242 4242",
+                 *         "expiryMonth": 12,
+                 *         "expiryYear": 2030,
+                 *         "cvv": "123",
+                 *         "holderName": "Ada Lovelace"
+                 *       },
+                 *       "amount": 2500,
+                 *       "currency": "EUR",
+                 *       "reference": "order-0001",
+                 *       "description": "Two tickets"
+                 *     }
+                 */
                 "application/json": components["schemas"]["PaymentRequest"];
             };
         };
@@ -1049,7 +1413,10 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description Unique key chosen by the client for this operation. Retrying with the same key and the same body returns the first answer; the same key with a different body is refused with 409. */
+                /**
+                 * @description Unique key chosen by the client for this operation. Retrying with the same key and the same body returns the first answer; the same key with a different body is refused with 409.
+                 * @example 5f0c6d2e-8a4b-4c1e-9f3a-2b7d9e1c4a60
+                 */
                 "Idempotency-Key": components["parameters"]["IdempotencyKey"];
             };
             path: {
@@ -1059,6 +1426,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "amount": 1000,
+                 *       "reason": "customer returned one ticket"
+                 *     }
+                 */
                 "application/json": components["schemas"]["RefundRequest"];
             };
         };
@@ -1086,6 +1459,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "https://payspec.dev/problems/bank-unavailable",
+                     *       "title": "Bank unavailable",
+                     *       "status": 503,
+                     *       "code": "bank-unavailable",
+                     *       "detail": "The bank did not answer; send the same request again to learn the outcome.",
+                     *       "requestId": "req_01jd8z0a2b4c6d8e0f2g4h6j8k"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1095,8 +1478,11 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
+                /** @example chg_piggy-bank_000042.settled */
                 "webhook-id": string;
+                /** @example 1795946536 */
                 "webhook-timestamp": string;
+                /** @example v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4= */
                 "webhook-signature": string;
             };
             path: {
@@ -1106,6 +1492,18 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reference": "pay_01jd8x1a3b5c7d9e1f3g5h7j9k",
+                 *       "bankChargeId": "chg_piggy-bank_000042",
+                 *       "status": "0",
+                 *       "amount": 2500,
+                 *       "currency": "EUR",
+                 *       "refundedAmount": 0,
+                 *       "createdAt": "2026-11-29T10:02:14.512Z",
+                 *       "settledAt": "2026-11-29T10:02:16.530Z"
+                 *     }
+                 */
                 "application/json": components["schemas"]["BankCharge"];
             };
         };

@@ -56,6 +56,7 @@ export interface components {
         PhoneNumber: string;
         /**
          * @description `fast`: the code at once; `slow`: acknowledged, the code called back in 3–30 s (`SUCCESS`); `very-slow`: called back after 30 s (`LATE_SUCCESS`); `never`: acknowledged, never called back; `wrong-verifier`: called back with a verifier that does not match the challenge; `replay`: called back (`SUCCESS`), then the same callback sent once more.
+         * @example fast
          * @enum {string}
          */
         Scenario: "fast" | "slow" | "very-slow" | "never" | "wrong-verifier" | "replay";
@@ -69,6 +70,14 @@ export interface components {
              */
             callbackUrl: string;
         };
+        /**
+         * @example {
+         *       "reference": "vch_01jd8y2b4c6d8e0f2g4h6j8k0m",
+         *       "status": "SUCCESS",
+         *       "voucherCode": "VC-7Q2M-9XKD-4TPA",
+         *       "message": "Voucher issued"
+         *     }
+         */
         VoucherCodeIssued: {
             reference: components["schemas"]["Reference"];
             /**
@@ -80,6 +89,15 @@ export interface components {
             voucherCode: string;
             message: string;
         };
+        /**
+         * @example {
+         *       "reference": "vch_01jd8y2b4c6d8e0f2g4h6j8k0m",
+         *       "status": "PROCESSING",
+         *       "codeChallenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+         *       "codeChallengeMethod": "S256",
+         *       "message": "Your request is being processed within 30 seconds"
+         *     }
+         */
         VoucherCodeProcessing: {
             reference: components["schemas"]["Reference"];
             /** @enum {string} */
@@ -111,6 +129,22 @@ export interface components {
              */
             outcome: "acknowledged" | "refused" | "failed";
         };
+        /**
+         * @example {
+         *       "reference": "vch_01jd8y2b4c6d8e0f2g4h6j8k0m",
+         *       "scenario": "slow",
+         *       "status": "SUCCESS",
+         *       "createdAt": "2026-11-29T10:10:00.200Z",
+         *       "readyAt": "2026-11-29T10:10:10.200Z",
+         *       "callbacks": [
+         *         {
+         *           "at": "2026-11-29T10:10:10.210Z",
+         *           "httpStatus": 204,
+         *           "outcome": "acknowledged"
+         *         }
+         *       ]
+         *     }
+         */
         VoucherRequestState: {
             reference: components["schemas"]["Reference"];
             scenario: components["schemas"]["Scenario"];
@@ -162,6 +196,23 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/validation-failed",
+                 *       "title": "The request does not match the API contract",
+                 *       "status": 400,
+                 *       "code": "validation-failed",
+                 *       "detail": "body/creditLimit must be integer",
+                 *       "instance": "/contracts",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ab",
+                 *       "errors": [
+                 *         {
+                 *           "pointer": "/body/creditLimit",
+                 *           "message": "must be integer"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -171,6 +222,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/unauthorized",
+                 *       "title": "Authentication required",
+                 *       "status": 401,
+                 *       "code": "unauthorized",
+                 *       "detail": "The bearer token is missing, malformed or expired.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ac"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -180,6 +241,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/content-too-large",
+                 *       "title": "Content too large",
+                 *       "status": 413,
+                 *       "code": "content-too-large",
+                 *       "detail": "The request body is larger than 100000 bytes.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ag"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -189,6 +260,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/unsupported-media-type",
+                 *       "title": "Unsupported media type",
+                 *       "status": 415,
+                 *       "code": "unsupported-media-type",
+                 *       "detail": "The request body must be application/json.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ah"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -198,6 +279,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/not-found",
+                 *       "title": "Not found",
+                 *       "status": 404,
+                 *       "code": "not-found",
+                 *       "detail": "No such resource.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ae"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -221,6 +312,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reference": "vch_01jd8y2b4c6d8e0f2g4h6j8k0m",
+                 *       "phoneNumber": "+447700900123",
+                 *       "callbackUrl": "http://127.0.0.1:8083/provider-callbacks"
+                 *     }
+                 */
                 "application/json": components["schemas"]["VoucherCodeRequest"];
             };
         };

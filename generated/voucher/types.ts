@@ -112,6 +112,14 @@ export interface components {
              */
             callbackUrl?: string;
         };
+        /**
+         * @example {
+         *       "id": "vch_01jd8y2b4c6d8e0f2g4h6j8k0m",
+         *       "status": "PENDING",
+         *       "message": "Your request is being processed within 30 seconds.",
+         *       "createdAt": "2026-11-29T10:10:00.105Z"
+         *     }
+         */
         VoucherAccepted: {
             id: components["schemas"]["VoucherId"];
             /** @enum {string} */
@@ -141,6 +149,35 @@ export interface components {
             at: string;
             reason?: string;
         };
+        /**
+         * @example {
+         *       "id": "vch_01jd8y2b4c6d8e0f2g4h6j8k0m",
+         *       "phoneNumber": "+447700900123",
+         *       "status": "ISSUED",
+         *       "voucherCode": "VC-7Q2M-9XKD-4TPA",
+         *       "providerStatus": "SUCCESS",
+         *       "callbackUrl": "https://shop.example.com/hooks/vouchers",
+         *       "delivery": {
+         *         "status": "DELIVERED",
+         *         "attempts": 1,
+         *         "lastAttemptAt": "2026-11-29T10:10:01.220Z",
+         *         "lastResponseStatus": 204,
+         *         "endedAt": "2026-11-29T10:10:01.220Z"
+         *       },
+         *       "createdAt": "2026-11-29T10:10:00.105Z",
+         *       "issuedAt": "2026-11-29T10:10:00.981Z",
+         *       "statusHistory": [
+         *         {
+         *           "status": "PENDING",
+         *           "at": "2026-11-29T10:10:00.105Z"
+         *         },
+         *         {
+         *           "status": "ISSUED",
+         *           "at": "2026-11-29T10:10:00.981Z"
+         *         }
+         *       ]
+         *     }
+         */
         Voucher: {
             id: components["schemas"]["VoucherId"];
             phoneNumber: components["schemas"]["PhoneNumber"];
@@ -164,12 +201,52 @@ export interface components {
             failedAt?: string;
             statusHistory: components["schemas"]["StatusChange"][];
         };
+        /**
+         * @example {
+         *       "data": [
+         *         {
+         *           "id": "vch_01jd8y2b4c6d8e0f2g4h6j8k0m",
+         *           "phoneNumber": "+447700900123",
+         *           "status": "ISSUED",
+         *           "voucherCode": "VC-7Q2M-9XKD-4TPA",
+         *           "providerStatus": "SUCCESS",
+         *           "callbackUrl": "https://shop.example.com/hooks/vouchers",
+         *           "delivery": {
+         *             "status": "DELIVERED",
+         *             "attempts": 1,
+         *             "lastAttemptAt": "2026-11-29T10:10:01.220Z",
+         *             "lastResponseStatus": 204,
+         *             "endedAt": "2026-11-29T10:10:01.220Z"
+         *           },
+         *           "createdAt": "2026-11-29T10:10:00.105Z",
+         *           "issuedAt": "2026-11-29T10:10:00.981Z",
+         *           "statusHistory": [
+         *             {
+         *               "status": "PENDING",
+         *               "at": "2026-11-29T10:10:00.105Z"
+         *             },
+         *             {
+         *               "status": "ISSUED",
+         *               "at": "2026-11-29T10:10:00.981Z"
+         *             }
+         *           ]
+         *         }
+         *       ],
+         *       "hasMore": false
+         *     }
+         */
         VoucherPage: {
             data: components["schemas"]["Voucher"][];
             hasMore: boolean;
             /** @description Pass as `cursor` to get the next page; absent on the last page. */
             nextCursor?: string;
         };
+        /**
+         * @example {
+         *       "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+         *       "createdAt": "2026-11-29T10:09:30.000Z"
+         *     }
+         */
         WebhookSecret: {
             /** @description `whsec_` + base64 of 32 random bytes (Standard Webhooks). */
             secret: string;
@@ -223,6 +300,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/identity-unavailable",
+                 *       "title": "Identity unavailable",
+                 *       "status": 503,
+                 *       "code": "identity-unavailable",
+                 *       "detail": "The phone number cannot be checked right now; try again.",
+                 *       "requestId": "req_01jd8z0a2b4c6d8e0f2g4h6j8k"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -232,6 +319,23 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/validation-failed",
+                 *       "title": "The request does not match the API contract",
+                 *       "status": 400,
+                 *       "code": "validation-failed",
+                 *       "detail": "body/creditLimit must be integer",
+                 *       "instance": "/contracts",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ab",
+                 *       "errors": [
+                 *         {
+                 *           "pointer": "/body/creditLimit",
+                 *           "message": "must be integer"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -241,6 +345,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/unauthorized",
+                 *       "title": "Authentication required",
+                 *       "status": 401,
+                 *       "code": "unauthorized",
+                 *       "detail": "The bearer token is missing, malformed or expired.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ac"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -250,6 +364,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/forbidden",
+                 *       "title": "Forbidden",
+                 *       "status": 403,
+                 *       "code": "forbidden",
+                 *       "detail": "This operation is not allowed for the role merchant.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ad"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -259,6 +383,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/idempotency-key-reused",
+                 *       "title": "Conflict",
+                 *       "status": 409,
+                 *       "code": "idempotency-key-reused",
+                 *       "detail": "This Idempotency-Key was used with another request body.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0af"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -268,6 +402,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/content-too-large",
+                 *       "title": "Content too large",
+                 *       "status": 413,
+                 *       "code": "content-too-large",
+                 *       "detail": "The request body is larger than 100000 bytes.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ag"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -277,6 +421,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/unsupported-media-type",
+                 *       "title": "Unsupported media type",
+                 *       "status": 415,
+                 *       "code": "unsupported-media-type",
+                 *       "detail": "The request body must be application/json.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ah"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -286,6 +440,16 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/credit-limit-exceeded",
+                 *       "title": "Unprocessable content",
+                 *       "status": 422,
+                 *       "code": "credit-limit-exceeded",
+                 *       "detail": "The purchase would take the outstanding amount beyond the contract's credit limit.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0aj"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -295,16 +459,35 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "https://payspec.dev/problems/not-found",
+                 *       "title": "Not found",
+                 *       "status": 404,
+                 *       "code": "not-found",
+                 *       "detail": "No such resource.",
+                 *       "requestId": "req_01hzx3k8m9q4w7e2r5t6y8u0ae"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
     };
     parameters: {
-        /** @description Page size. */
+        /**
+         * @description Page size.
+         * @example 20
+         */
         Limit: number;
-        /** @description Opaque cursor from a previous page's `nextCursor`. */
+        /**
+         * @description Opaque cursor from a previous page's `nextCursor`.
+         * @example eyJrIjoiY3RyXzAxaHp4M2s4bTlxNHc3ZTJyNXQ2eTh1MGFiIn0
+         */
         Cursor: string;
-        /** @description Unique key chosen by the client for this operation. Retrying with the same key and the same body returns the first answer; the same key with a different body is refused with 409. */
+        /**
+         * @description Unique key chosen by the client for this operation. Retrying with the same key and the same body returns the first answer; the same key with a different body is refused with 409.
+         * @example 5f0c6d2e-8a4b-4c1e-9f3a-2b7d9e1c4a60
+         */
         IdempotencyKey: string;
     };
     requestBodies: never;
@@ -317,9 +500,15 @@ export interface operations {
         parameters: {
             query?: {
                 phoneNumber?: components["schemas"]["PhoneNumber"];
-                /** @description Page size. */
+                /**
+                 * @description Page size.
+                 * @example 20
+                 */
                 limit?: components["parameters"]["Limit"];
-                /** @description Opaque cursor from a previous page's `nextCursor`. */
+                /**
+                 * @description Opaque cursor from a previous page's `nextCursor`.
+                 * @example eyJrIjoiY3RyXzAxaHp4M2s4bTlxNHc3ZTJyNXQ2eTh1MGFiIn0
+                 */
                 cursor?: components["parameters"]["Cursor"];
             };
             header?: never;
@@ -346,7 +535,10 @@ export interface operations {
         parameters: {
             query?: never;
             header: {
-                /** @description Unique key chosen by the client for this operation. Retrying with the same key and the same body returns the first answer; the same key with a different body is refused with 409. */
+                /**
+                 * @description Unique key chosen by the client for this operation. Retrying with the same key and the same body returns the first answer; the same key with a different body is refused with 409.
+                 * @example 5f0c6d2e-8a4b-4c1e-9f3a-2b7d9e1c4a60
+                 */
                 "Idempotency-Key": components["parameters"]["IdempotencyKey"];
             };
             path?: never;
@@ -354,6 +546,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "phoneNumber": "+447700900123",
+                 *       "callbackUrl": "https://shop.example.com/hooks/vouchers"
+                 *     }
+                 */
                 "application/json": components["schemas"]["VoucherRequest"];
             };
         };
@@ -436,6 +634,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reference": "vch_01jd8y2b4c6d8e0f2g4h6j8k0m",
+                 *       "codeVerifier": "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+                 *       "status": "SUCCESS",
+                 *       "voucherCode": "VC-7Q2M-9XKD-4TPA",
+                 *       "message": "Voucher issued"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ProviderCallback"];
             };
         };
@@ -457,6 +664,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "type": "https://payspec.dev/problems/voucher-request-failed",
+                     *       "title": "Gone",
+                     *       "status": 410,
+                     *       "code": "voucher-request-failed",
+                     *       "detail": "This request failed (its deadline passed) before the code came.",
+                     *       "requestId": "req_01jd8z0a2b4c6d8e0f2g4h6j8k"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };

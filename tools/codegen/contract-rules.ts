@@ -2,7 +2,7 @@
 // tests sound: a request the schema forbids must be rejectable (closed bodies), every error the
 // runtime produces must be declared, and every error body is problem+json. They also keep the
 // generated code well-formed: one tag per operation (it names the delegate that implements it).
-import { type JsonObject, type OperationModel, resolveRef } from './openapi-model.js';
+import { HTTP_METHODS, type HttpMethod, type JsonObject, type OperationModel, resolveRef } from './openapi-model.js';
 
 const PROBLEM_JSON = 'application/problem+json';
 /** Formats whose values contain `:` (RFC 3339), which curl, browsers and Swagger UI send unencoded. */
@@ -81,4 +81,42 @@ function checkClosed(doc: JsonObject, raw: JsonObject, where: string, errors: st
 
 function titleOf(raw: JsonObject): string {
   return typeof raw.$ref === 'string' ? ` ${raw.$ref}` : '';
+}
+
+/**
+ * Every parameter, request body and response body carries an example, so tools that build requests
+ * from the spec (the Postman collection of `make postman`, Prism, Dredd) work unaided and readers see
+ * a realistic value. A request body needs its own (media-level) example: converters fake one from
+ * the schema otherwise. Parameters and responses may take theirs from their schema (`examples`).
+ * tools/codegen/examples.test.ts checks that each example validates against its own schema.
+ */
+export function checkExamples(doc: JsonObject): string[] {
+  const errors: string[] = [];
+  const hasExample = (node: JsonObject | undefined) => node !== undefined && (node.example !== undefined || node.examples !== undefined);
+  const schemaHasExample = (schema: unknown) => schema !== undefined && hasExample(resolveRef(doc, schema));
+  for (const [path, rawItem] of Object.entries((doc.paths ?? {}) as Record<string, JsonObject>)) {
+    const item = resolveRef(doc, rawItem);
+    for (const [method, raw] of Object.entries(item)) {
+      if (!HTTP_METHODS.includes(method as HttpMethod)) continue;
+      const op = raw as JsonObject;
+      const where = `${method.toUpperCase()} ${path} (${String(op.operationId)})`;
+      const parameters = [...((item.parameters ?? []) as unknown[]), ...((op.parameters ?? []) as unknown[])];
+      for (const p of parameters.map((p) => resolveRef(doc, p))) {
+        if (!hasExample(p) && !schemaHasExample(p.schema)) errors.push(`${where}: parameter '${String(p.name)}' needs an example`);
+      }
+      if (op.requestBody) {
+        const body = resolveRef(doc, op.requestBody);
+        for (const [type, media] of Object.entries((body.content ?? {}) as Record<string, JsonObject>)) {
+          if (!hasExample(media)) errors.push(`${where}: request body ${type} needs an example (on the media type)`);
+        }
+      }
+      for (const [status, rawResponse] of Object.entries((op.responses ?? {}) as Record<string, unknown>)) {
+        const response = resolveRef(doc, rawResponse);
+        for (const [type, media] of Object.entries((response.content ?? {}) as Record<string, JsonObject>)) {
+          if (!hasExample(media) && !schemaHasExample(media.schema)) errors.push(`${where}: response ${status} ${type} needs an example`);
+        }
+      }
+    }
+  }
+  return errors;
 }

@@ -12,7 +12,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundle, lint, loadConfig, type Config } from '@redocly/openapi-core';
 import openapiTS, { astToString } from 'openapi-typescript';
-import { checkContractRules } from './contract-rules.js';
+import { checkContractRules, checkExamples } from './contract-rules.js';
 import { generateEvents } from './events.js';
 import { apiNames, emitClient, emitDelegate, emitRouter, header } from './emit.js';
 import { type JsonObject, readOperations, usesReadWrite } from './openapi-model.js';
@@ -22,8 +22,9 @@ const runtimeDir = join(root, 'services/common/http');
 
 /** A set of specs and where their code goes. The fixtures prove the generator itself (tools/codegen/test). */
 const TARGETS = [
-  { specs: join(root, 'specs'), out: join(root, 'generated') },
-  { specs: join(root, 'tools/codegen/test/fixtures'), out: join(root, 'tools/codegen/test/fixtures/generated') },
+  { specs: join(root, 'specs'), out: join(root, 'generated'), requireExamples: true },
+  // The generator's fixture is about code shapes, not about being imported into Postman: no examples rule.
+  { specs: join(root, 'tools/codegen/test/fixtures'), out: join(root, 'tools/codegen/test/fixtures/generated'), requireExamples: false },
 ];
 
 const API_FILES = new Set(['spec.json', 'types.ts', 'delegate.ts', 'router.ts', 'client.ts', 'catalog.ts']);
@@ -60,14 +61,14 @@ async function lintSpec(file: string, config: Config): Promise<string[]> {
     .map((p) => `${where}${p.location[0]?.pointer ?? ''}: ${p.message} (${p.ruleId})`);
 }
 
-export async function generateApi(file: string, outDir: string, config: Config): Promise<GeneratedApi> {
+export async function generateApi(file: string, outDir: string, config: Config, requireExamples = false): Promise<GeneratedApi> {
   const api = basename(file, '.yaml');
   const { bundle: bundled, problems } = await bundle({ ref: file, config, dereference: false });
   const errors = problems.filter((p) => p.severity === 'error').map((p) => p.message);
   if (errors.length > 0) throw new Error(`${relative(root, file)}: cannot bundle:\n  ${errors.join('\n  ')}`);
   const doc = bundled.parsed as JsonObject;
   const operations = readOperations(doc);
-  const ruleErrors = checkContractRules(doc, operations);
+  const ruleErrors = [...checkContractRules(doc, operations), ...(requireExamples ? checkExamples(doc) : [])];
   if (ruleErrors.length > 0) throw new Error(`${relative(root, file)} breaks Payspec's contract rules:\n  ${ruleErrors.join('\n  ')}`);
 
   const names = apiNames(api, relative(root, file), relative(join(outDir, api), runtimeDir));
@@ -84,7 +85,7 @@ export async function generateApi(file: string, outDir: string, config: Config):
 }
 
 /** `--specs DIR --out DIR` replaces the built-in targets with that one (the generator's tests use a temp folder). */
-function targetsFrom(argv: string[]): { specs: string; out: string }[] {
+function targetsFrom(argv: string[]): { specs: string; out: string; requireExamples: boolean }[] {
   const value = (name: string) => {
     const i = argv.indexOf(name);
     return i >= 0 ? argv[i + 1] : undefined;
@@ -93,7 +94,7 @@ function targetsFrom(argv: string[]): { specs: string; out: string }[] {
   const out = value('--out');
   if (specs === undefined && out === undefined) return TARGETS;
   if (!specs || !out || specs.startsWith('--') || out.startsWith('--')) throw new Error('--specs DIR and --out DIR go together');
-  return [{ specs: resolve(specs), out: resolve(out) }];
+  return [{ specs: resolve(specs), out: resolve(out), requireExamples: false }];
 }
 
 async function main(): Promise<void> {
@@ -111,13 +112,24 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   if (args.has('--lint-only')) {
+    // Payspec's own rules need the bundled document: bundling is generating without writing.
+    const ruleErrors: string[] = [];
+    for (const target of targets) {
+      for (const file of target.files) {
+        await generateApi(file, target.out, config, target.requireExamples).catch((err: unknown) => ruleErrors.push(err instanceof Error ? err.message : String(err)));
+      }
+    }
+    if (ruleErrors.length > 0) {
+      console.error(ruleErrors.join('\n'));
+      process.exit(1);
+    }
     console.log(`specs lint clean (${targets.reduce((n, t) => n + t.files.length, 0)} specs)`);
     return;
   }
 
   const differences: string[] = [];
   for (const target of targets) {
-    const apis = await Promise.all(target.files.map((f) => generateApi(f, target.out, config)));
+    const apis = await Promise.all(target.files.map((f) => generateApi(f, target.out, config, target.requireExamples)));
     const expected = new Map<string, string>();
     for (const { api, files } of apis) for (const [name, text] of files) expected.set(join(target.out, api, name), text);
     for (const file of target.events) {
