@@ -254,6 +254,7 @@ describe('Data access on hot paths: billing (integration)', function () {
   const billingAllowed: Record<string, string> = {
     ...ALLOWED,
     billing_runs_pending: 'the billing-run reconciler reads the runs under way whole (one per period at most)',
+    operations_accepting: 'the operation-acceptance reconciler reads the acceptances under way whole (a crash leaves a few; each is removed as its request ends)',
   };
   let issuer: TokenIssuer;
   let billing: TestService;

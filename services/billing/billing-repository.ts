@@ -17,6 +17,12 @@
 //                                              movement (a crash, a concurrent retry of one key, a
 //                                              redelivered event) is found instead of posted twice
 //   operations        `op_…`                   each accepted operation, its status history inside
+//   operations_accepting `op_…`                an operation being accepted: its draft, written
+//                                              before its ledger movement and removed once it is
+//                                              stored (or refused). What a crash leaves between
+//                                              the two is finished by the reconciler: stored when
+//                                              its movement is on the ledger (a refund also when its
+//                                              amount is reserved), dropped when nothing was posted
 //   purchase_refunds  `<purchase>:<seq>`       a SequencedLog per purchase: refunds reserve their
 //                                              amount on its authoritative head (never beyond it)
 //   invoices          `inv_…`                  one per contract and period (the id derives from both)
@@ -102,6 +108,16 @@ export interface StoredOperation {
   correlationId?: string;
 }
 
+/** An operation being accepted: what the request will store once its ledger movement is posted. */
+export interface AcceptanceDraft {
+  _id: string;
+  at: Date;
+  /** The operation as it will be stored, but for its ledger seq (known once posted). */
+  operation: Omit<StoredOperation, 'ledgerSeq'>;
+  /** Its ledger movement, to post a reserved refund's when finishing it. */
+  movement: { kind: 'purchase' | 'refund'; amount: number; contractVersion: number };
+}
+
 interface PurchaseRefundEntry extends LogEntry {
   refundId: string;
   amount: number;
@@ -171,6 +187,9 @@ export class BillingRepository {
   readonly invoices: Collection<StoredInvoice>;
   readonly runs: Collection<StoredRun>;
   readonly runsPending: PendingSet;
+  private readonly drafts: Collection<AcceptanceDraft>;
+  /** Operations being accepted (their drafts): the reconciler's work after a crash. */
+  readonly acceptancesPending: PendingSet;
 
   constructor(
     db: Db,
@@ -186,6 +205,8 @@ export class BillingRepository {
     this.invoices = db.collection('invoices');
     this.runs = db.collection('billing_runs');
     this.runsPending = new PendingSet(db, 'billing_runs_pending');
+    this.drafts = db.collection('operations_accepting');
+    this.acceptancesPending = new PendingSet(db, 'operations_accepting');
   }
 
   outboxSources(): Record<string, OutboxSource> {
@@ -329,6 +350,59 @@ export class BillingRepository {
 
   async operation(id: string): Promise<StoredOperation | undefined> {
     return (await this.operations.findOne({ _id: id })) ?? undefined;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Acceptance in flight
+
+  /** Records the operation about to be posted (replaced by a later attempt of the same request). */
+  async beginAcceptance(draft: Omit<AcceptanceDraft, 'at'>, at = new Date()): Promise<void> {
+    await this.drafts.replaceOne({ _id: draft._id }, { ...draft, at }, { upsert: true });
+  }
+
+  /** The operation was stored or refused: nothing left to finish. */
+  async endAcceptance(id: string): Promise<void> {
+    await this.acceptancesPending.remove(id);
+  }
+
+  /** The movement `ref` posted on the contract's ledger, if it was (read by `_id` from its claim on). */
+  async postedMovement(contractId: string, ref: string, kind: LedgerKind): Promise<LedgerEntry | undefined> {
+    const claim = await this.ledgerClaims.findOne({ _id: `${ref}:${kind}` });
+    if (!claim) return undefined;
+    const found = await this.ledger.append(contractId, () => undefined, { isOwn: (e) => e.ref === ref && e.kind === kind, from: claim.seq });
+    return found.appended ? undefined : found.own;
+  }
+
+  /**
+   * Finishes an acceptance a crash interrupted (the reconciler calls it for drafts older than any
+   * live request): stores the operation when its movement is on the ledger, posts a refund whose
+   * amount was reserved on its purchase first, and otherwise drops the draft — nothing was held.
+   * The client's retry with the same Idempotency-Key then finds the operation, or runs afresh.
+   */
+  async finishAcceptance(id: string): Promise<'stored' | 'dropped' | 'none'> {
+    const draft = await this.drafts.findOne({ _id: id });
+    if (!draft) return 'none';
+    const { operation, movement } = draft;
+    if (await this.operation(id)) {
+      await this.endAcceptance(id);
+      return 'none';
+    }
+    let posted = await this.postedMovement(operation.contractId, id, movement.kind);
+    if (!posted && movement.kind === 'refund' && (await this.refundReserved(operation.refundOf!, id))) {
+      const result = await this.post(operation.contractId, { kind: 'refund', ref: id, amount: movement.amount, contractVersion: movement.contractVersion, at: operation.createdAt });
+      if (result.posted) posted = result.entry;
+    }
+    if (posted) await this.saveOperation({ ...operation, ledgerSeq: posted.seq });
+    await this.endAcceptance(id);
+    return posted ? 'stored' : 'dropped';
+  }
+
+  /** Whether refund `refundId` holds its amount on the purchase's refund log. */
+  private async refundReserved(purchaseId: string, refundId: string): Promise<boolean> {
+    const claim = await this.refundClaims.findOne({ _id: refundId });
+    if (!claim) return false;
+    const found = await this.refunds.append(purchaseId, () => undefined, { isOwn: (e) => e.refundId === refundId, from: claim.seq });
+    return !found.appended && found.own !== undefined;
   }
 
   /** Stores an accepted operation (a purchase's `billing.payment-requested` marker first); the stored one if a retry got there first. */

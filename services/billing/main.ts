@@ -39,6 +39,17 @@ export const billingService: ServiceDefinition = {
       batchSize: settings.BILLING_RUN_BATCH_SIZE,
     });
     reconcile({ name: 'billing-runs', pending: repository.runsPending, settle: (runId) => runner.resume(runId) });
+    // An operation whose request died between its ledger movement and its own record is stored
+    // (or, when nothing was posted, dropped) once it is older than any live request.
+    reconcile({
+      name: 'operation-acceptances',
+      pending: repository.acceptancesPending,
+      settle: async (operationId) => {
+        const outcome = await repository.finishAcceptance(operationId);
+        if (outcome === 'stored') announce();
+        if (outcome !== 'none') log.warn({ operationId, outcome }, 'interrupted operation acceptance finished');
+      },
+    });
     onShutdown(() => runner.stop());
 
     if (settings.BILLING_SCHEDULE !== 'off') {

@@ -67,7 +67,7 @@ export function createOperationsDelegate({ repository, commands, onChange = () =
     return held && canSee(ctx, held) ? held : undefined;
   }
 
-  function baseOperation(id: string, body: Schemas['OperationRequest'], amount: number, ledgerSeq: number, ctx: AuthenticatedContext, now: Date, period: string): Omit<StoredOperation, 'status' | 'statusHistory'> {
+  function baseOperation(id: string, body: Schemas['OperationRequest'], amount: number, ctx: AuthenticatedContext, now: Date, period: string): Omit<StoredOperation, 'status' | 'statusHistory' | 'ledgerSeq'> {
     const at = now.toISOString();
     return {
       _id: id,
@@ -79,7 +79,6 @@ export function createOperationsDelegate({ repository, commands, onChange = () =
       ...(body.refundOf !== undefined ? { refundOf: body.refundOf } : {}),
       ...(body.description !== undefined ? { description: body.description } : {}),
       period,
-      ledgerSeq,
       createdAt: at,
       updatedAt: at,
       requestId: ctx.requestId,
@@ -92,10 +91,28 @@ export function createOperationsDelegate({ repository, commands, onChange = () =
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const now = clock();
       const refusal = contractRefusal(held.contract, body.currency, now);
-      if (refusal) return refused(refusal.code, refusal.detail, refusal.code === 'currency-mismatch' ? '/body/currency' : undefined);
+      if (refusal) {
+        if (attempt > 1) await repository.endAcceptance(id); // a draft from the attempt before
+        return refused(refusal.code, refusal.detail, refusal.code === 'currency-mismatch' ? '/body/currency' : undefined);
+      }
       // Decided on the ledger's authoritative head: within the limit, and on a contract version
       // no older than the ledger has seen (a suspension handled since this request read the
       // contract sends it back to read it again).
+      const { mandate } = held.contract;
+      const operation: Omit<StoredOperation, 'ledgerSeq'> = {
+        // A purchase's period is settled again when it is authorized (billing-events.ts).
+        ...baseOperation(id, body, amount, ctx, now, periodOf(now)),
+        status: 'pending-authorization',
+        statusHistory: [{ status: 'pending-authorization', at: now.toISOString() }],
+        mandate: {
+          reference: mandate.reference,
+          ibanSealed: held.mandateIbanSealed,
+          signedOn: mandate.signedOn,
+          ...(mandate.expiresOn !== undefined ? { expiresOn: mandate.expiresOn } : {}),
+        },
+      };
+      // The draft first: a crash between the ledger and the operation is finished by the reconciler.
+      await repository.beginAcceptance({ _id: id, operation, movement: { kind: 'purchase', amount, contractVersion: held.version } });
       const result = await repository.post(
         body.contractId,
         { kind: 'purchase', ref: id, amount, contractVersion: held.version, at: now.toISOString() },
@@ -106,24 +123,14 @@ export function createOperationsDelegate({ repository, commands, onChange = () =
         },
       );
       if (result.posted) {
-        const { mandate } = held.contract;
-        const op = await repository.saveOperation({
-          // A purchase's period is settled again when it is authorized (billing-events.ts).
-          ...baseOperation(id, body, amount, result.entry.seq, ctx, now, periodOf(now)),
-          status: 'pending-authorization',
-          statusHistory: [{ status: 'pending-authorization', at: now.toISOString() }],
-          mandate: {
-            reference: mandate.reference,
-            ibanSealed: held.mandateIbanSealed,
-            signedOn: mandate.signedOn,
-            ...(mandate.expiresOn !== undefined ? { expiresOn: mandate.expiresOn } : {}),
-          },
-        });
+        const op = await repository.saveOperation({ ...operation, ledgerSeq: result.entry.seq });
+        await repository.endAcceptance(id);
         onChange();
         ctx.log.info({ operationId: id, contractId: body.contractId, amount, outstanding: result.entry.outstandingAfter, again: result.again }, 'purchase accepted');
         return created(op, !result.again);
       }
       if (result.refusal === 'credit-limit-exceeded') {
+        await repository.endAcceptance(id);
         const outstanding = result.head?.outstandingAfter ?? 0;
         return refused(
           'credit-limit-exceeded',
@@ -131,9 +138,13 @@ export function createOperationsDelegate({ repository, commands, onChange = () =
         );
       }
       const fresh = await repository.contract(body.contractId);
-      if (!fresh) return contractNotFound(body.contractId);
+      if (!fresh) {
+        await repository.endAcceptance(id);
+        return contractNotFound(body.contractId);
+      }
       held = fresh;
     }
+    await repository.endAcceptance(id);
     return { status: 409 as const, body: problem(409, 'concurrent-modification', 'The contract kept changing while the purchase was decided; try again.') };
   }
 
@@ -149,20 +160,25 @@ export function createOperationsDelegate({ repository, commands, onChange = () =
     if (purchased.status !== 'authorized' && purchased.status !== 'invoiced') {
       return refused('purchase-not-authorized', `Purchase ${purchaseId} is ${purchased.status}: only an authorized purchase can be refunded.`, '/body/refundOf');
     }
+    const operation: Omit<StoredOperation, 'ledgerSeq'> = {
+      // Invoiceable at once: on the next invoice not yet run.
+      ...baseOperation(id, body, amount, ctx, now, await repository.invoicePeriodFrom(periodOf(now))),
+      status: 'authorized',
+      statusHistory: [{ status: 'authorized', at: now.toISOString(), reason: 'refund' }],
+    };
+    // The draft first: a refund whose amount was reserved is finished by the reconciler after a crash.
+    await repository.beginAcceptance({ _id: id, operation, movement: { kind: 'refund', amount: -amount, contractVersion: held.version } });
     // Reserved on the purchase's own log first: concurrent refunds never add up beyond it.
     if (!(await repository.reserveRefund(purchased, id, amount, now.toISOString()))) {
+      await repository.endAcceptance(id);
       const refunded = await repository.refundedAmount(purchaseId);
       return refused('refund-exceeds-purchase', `Purchase ${purchaseId} of ${purchased.amount} has ${Math.max(0, purchased.amount - refunded)} left to refund, less than ${amount}.`, '/body/orders');
     }
     // A refund lowers what is owed: no limit to check, and it needs no authorization.
     const result = await repository.post(body.contractId, { kind: 'refund', ref: id, amount: -amount, contractVersion: held.version, at: now.toISOString() });
     if (!result.posted) throw new Error(`refund ${id} could not be posted: ${result.refusal}`);
-    const op = await repository.saveOperation({
-      // Invoiceable at once: on the next invoice not yet run.
-      ...baseOperation(id, body, amount, result.entry.seq, ctx, now, await repository.invoicePeriodFrom(periodOf(now))),
-      status: 'authorized',
-      statusHistory: [{ status: 'authorized', at: now.toISOString(), reason: 'refund' }],
-    });
+    const op = await repository.saveOperation({ ...operation, ledgerSeq: result.entry.seq });
+    await repository.endAcceptance(id);
     ctx.log.info({ operationId: id, contractId: body.contractId, refundOf: purchaseId, amount }, 'refund accepted');
     return created(op, true);
   }
