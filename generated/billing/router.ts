@@ -64,11 +64,11 @@ export function createBillingRouter(delegate: api.BillingDelegate, options: Rout
   const router = createOperationRouter(spec, billingOperations, options);
   router.secured('createOperation', (req, ctx) => delegate.createOperation({ headers: { 'idempotency-key': req.header('idempotency-key') } as api.CreateOperationRequest['headers'], body: req.body as api.CreateOperationRequest['body'] }, ctx));
   router.secured('getOperation', (req, ctx) => delegate.getOperation({ path: req.params as api.GetOperationRequest['path'] }, ctx));
-  router.secured('listContractOperations', (req, ctx) => delegate.listContractOperations({ path: req.params as api.ListContractOperationsRequest['path'], query: req.query as api.ListContractOperationsRequest['query'] }, ctx));
+  router.secured('listContractOperations', (req, ctx) => delegate.listContractOperations({ path: req.params as api.ListContractOperationsRequest['path'], query: req.query as unknown as api.ListContractOperationsRequest['query'] }, ctx));
   router.secured('getOutstanding', (req, ctx) => delegate.getOutstanding({ path: req.params as api.GetOutstandingRequest['path'] }, ctx));
   router.secured('startBillingRun', (req, ctx) => delegate.startBillingRun({ body: req.body as api.StartBillingRunRequest['body'] }, ctx));
   router.secured('getBillingRun', (req, ctx) => delegate.getBillingRun({ path: req.params as api.GetBillingRunRequest['path'] }, ctx));
-  router.secured('listInvoices', (req, ctx) => delegate.listInvoices({ query: req.query as api.ListInvoicesRequest['query'] }, ctx));
+  router.secured('listInvoices', (req, ctx) => delegate.listInvoices({ query: req.query as unknown as api.ListInvoicesRequest['query'] }, ctx));
   router.secured('getInvoice', (req, ctx) => delegate.getInvoice({ path: req.params as api.GetInvoiceRequest['path'] }, ctx));
   return router.express;
 }

@@ -72,7 +72,7 @@ export const contractOperations = {
 /** An Express router serving the Contract API through `delegate`: validation, security and problem+json are the runtime's. */
 export function createContractRouter(delegate: api.ContractDelegate, options: RouterOptions): Router {
   const router = createOperationRouter(spec, contractOperations, options);
-  router.secured('listContracts', (req, ctx) => delegate.listContracts({ query: req.query as api.ListContractsRequest['query'] }, ctx));
+  router.secured('listContracts', (req, ctx) => delegate.listContracts({ query: req.query as unknown as api.ListContractsRequest['query'] }, ctx));
   router.secured('createContract', (req, ctx) => delegate.createContract({ headers: { 'idempotency-key': req.header('idempotency-key') } as api.CreateContractRequest['headers'], body: req.body as api.CreateContractRequest['body'] }, ctx));
   router.secured('getContract', (req, ctx) => delegate.getContract({ path: req.params as api.GetContractRequest['path'] }, ctx));
   router.secured('suspendContract', (req, ctx) => delegate.suspendContract({ path: req.params as api.SuspendContractRequest['path'], body: req.body as api.SuspendContractRequest['body'] }, ctx));
@@ -80,6 +80,6 @@ export function createContractRouter(delegate: api.ContractDelegate, options: Ro
   router.secured('cancelContract', (req, ctx) => delegate.cancelContract({ path: req.params as api.CancelContractRequest['path'], body: req.body as api.CancelContractRequest['body'] }, ctx));
   router.secured('changeMandate', (req, ctx) => delegate.changeMandate({ path: req.params as api.ChangeMandateRequest['path'], body: req.body as api.ChangeMandateRequest['body'] }, ctx));
   router.secured('changeCreditLimit', (req, ctx) => delegate.changeCreditLimit({ path: req.params as api.ChangeCreditLimitRequest['path'], body: req.body as api.ChangeCreditLimitRequest['body'] }, ctx));
-  router.secured('listContractHistory', (req, ctx) => delegate.listContractHistory({ path: req.params as api.ListContractHistoryRequest['path'], query: req.query as api.ListContractHistoryRequest['query'] }, ctx));
+  router.secured('listContractHistory', (req, ctx) => delegate.listContractHistory({ path: req.params as api.ListContractHistoryRequest['path'], query: req.query as unknown as api.ListContractHistoryRequest['query'] }, ctx));
   return router.express;
 }

@@ -120,8 +120,8 @@ export function createPaymentGatewayRouter(delegate: api.PaymentGatewayDelegate,
   router.secured('getWallet', (req, ctx) => delegate.getWallet({}, ctx));
   router.secured('topUp', (req, ctx) => delegate.topUp({ headers: { 'idempotency-key': req.header('idempotency-key') } as api.TopUpRequest['headers'], body: req.body as api.TopUpRequest['body'] }, ctx));
   router.secured('transfer', (req, ctx) => delegate.transfer({ headers: { 'idempotency-key': req.header('idempotency-key') } as api.TransferRequest['headers'], body: req.body as api.TransferRequest['body'] }, ctx));
-  router.secured('listTransactions', (req, ctx) => delegate.listTransactions({ query: req.query as api.ListTransactionsRequest['query'] }, ctx));
-  router.secured('listPayments', (req, ctx) => delegate.listPayments({ query: req.query as api.ListPaymentsRequest['query'] }, ctx));
+  router.secured('listTransactions', (req, ctx) => delegate.listTransactions({ query: req.query as unknown as api.ListTransactionsRequest['query'] }, ctx));
+  router.secured('listPayments', (req, ctx) => delegate.listPayments({ query: req.query as unknown as api.ListPaymentsRequest['query'] }, ctx));
   router.secured('createPayment', (req, ctx) => delegate.createPayment({ headers: { 'idempotency-key': req.header('idempotency-key') } as api.CreatePaymentRequest['headers'], body: req.body as api.CreatePaymentRequest['body'] }, ctx));
   router.secured('getPayment', (req, ctx) => delegate.getPayment({ path: req.params as api.GetPaymentRequest['path'] }, ctx));
   router.secured('refundPayment', (req, ctx) => delegate.refundPayment({ path: req.params as api.RefundPaymentRequest['path'], headers: { 'idempotency-key': req.header('idempotency-key') } as api.RefundPaymentRequest['headers'], body: req.body as api.RefundPaymentRequest['body'] }, ctx));

@@ -44,7 +44,7 @@ export const voucherOperations = {
 /** An Express router serving the Voucher API through `delegate`: validation, security and problem+json are the runtime's. */
 export function createVoucherRouter(delegate: api.VoucherDelegate, options: RouterOptions): Router {
   const router = createOperationRouter(spec, voucherOperations, options);
-  router.secured('listVouchers', (req, ctx) => delegate.listVouchers({ query: req.query as api.ListVouchersRequest['query'] }, ctx));
+  router.secured('listVouchers', (req, ctx) => delegate.listVouchers({ query: req.query as unknown as api.ListVouchersRequest['query'] }, ctx));
   router.secured('requestVoucher', (req, ctx) => delegate.requestVoucher({ headers: { 'idempotency-key': req.header('idempotency-key') } as api.RequestVoucherRequest['headers'], body: req.body as api.RequestVoucherRequest['body'] }, ctx));
   router.secured('getVoucher', (req, ctx) => delegate.getVoucher({ path: req.params as api.GetVoucherRequest['path'] }, ctx));
   router.secured('createWebhookSecret', (req, ctx) => delegate.createWebhookSecret({}, ctx));

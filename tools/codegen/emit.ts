@@ -202,7 +202,8 @@ export function emitRouter(names: ApiNames, operations: OperationModel[]): strin
     const P = pascalOf(op.operationId);
     const parts: string[] = [];
     if (op.parameters.some((p) => p.in === 'path')) parts.push(`path: req.params as api.${P}Request['path']`);
-    if (op.parameters.some((p) => p.in === 'query')) parts.push(`query: req.query as api.${P}Request['query']`);
+    // Express types a query as ParsedQs, which TypeScript will not cast straight to an object with required fields.
+    if (op.parameters.some((p) => p.in === 'query')) parts.push(`query: req.query as unknown as api.${P}Request['query']`);
     const headers = op.parameters.filter((p) => p.in === 'header');
     if (headers.length > 0) {
       const fields = headers.map((h) => `${key(h.name.toLowerCase())}: req.header(${quote(h.name.toLowerCase())})`);
