@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 NPX := npx --no-install
 
-.PHONY: help install generate check-generated lint typecheck test test-only run infra infra-down token bench parked replay-parked
+.PHONY: help install generate postman check-generated lint typecheck test test-only run infra infra-down token bench parked replay-parked
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -17,8 +17,12 @@ install: node_modules/.installed ## Install dependencies (npm ci) when package-l
 generate: install ## Lint the specs and regenerate generated/ from specs/*.yaml
 	$(NPX) tsx tools/codegen/generate.ts
 
-check-generated: install ## Fail when generated/ differs from what the specs produce
+check-generated: install ## Fail when generated/ or postman/ differs from what the specs produce
 	$(NPX) tsx tools/codegen/generate.ts --check
+	$(NPX) tsx tools/postman/build.ts --check
+
+postman: install ## Write the Postman collection and environment (postman/) from the specs
+	$(NPX) tsx tools/postman/build.ts
 
 lint: install ## ESLint on the code, Redocly + Payspec rules on the specs
 	$(NPX) eslint .
