@@ -28,6 +28,8 @@ for (const { svc, instance } of processes) {
           { SIGNING_KEY: signingKey, ...LOCAL_OPERATOR, PAYMENTS_CALLBACK_BASE_URL: `http://127.0.0.1:${instance.port}` }
         : { AUTH_JWKS_URL: ISSUER_JWKS_URL }),
       ...process.env,
+      // PLATFORM_DB_PREFIX: every service on databases of its own run (tests of the whole platform).
+      ...(process.env.PLATFORM_DB_PREFIX ? { MONGO_DB: `${process.env.PLATFORM_DB_PREFIX}_${svc.name.replace(/-/g, '_')}` } : {}),
       // What makes the instance itself (which bank it is) is not overridden by the environment.
       ...instance.env,
     },

@@ -10,6 +10,7 @@ import { expect } from 'chai';
 import newman from 'newman';
 import { Collection } from 'postman-collection';
 import { SERVICES, instancesOf } from '../../services/registry.js';
+import { deleteTopology, withMongo } from '../testing/service-harness.js';
 import { eventually } from '../testing/wait.js';
 import { COLLECTION_FILE, ENVIRONMENT_FILE, buildCollection } from './build.js';
 
@@ -46,6 +47,7 @@ describe('Postman collection', function () {
   describe('run by newman against the whole platform', () => {
     let platform: ChildProcess | undefined;
     let output = '';
+    const runPrefix = `postman${process.pid}${Date.now()}`;
 
     before(async function () {
       const busy = (await Promise.all(ports.map((port) => fetch(`http://127.0.0.1:${port}/health/live`).then(() => port, () => undefined)))).filter(Boolean);
@@ -56,7 +58,9 @@ describe('Postman collection', function () {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: {
           ...process.env,
-          AMQP_PREFIX: `postman${process.pid}${Date.now()}`,
+          AMQP_PREFIX: runPrefix,
+          // Databases of this run's own, dropped after: the scenario's billing run is once per period and database.
+          PLATFORM_DB_PREFIX: runPrefix,
           BILLING_SCHEDULE: 'off',
           PROVIDER_TIME_SCALE: '0.1',
           LOG_LEVEL: 'warn',
@@ -73,11 +77,18 @@ describe('Postman collection', function () {
     });
 
     after(async () => {
-      if (!platform || platform.exitCode !== null) return;
-      const stopped = new Promise((ok) => platform!.once('exit', ok));
-      process.kill(-platform.pid!, 'SIGTERM');
-      await Promise.race([stopped, new Promise((ok) => setTimeout(ok, 20_000))]);
-      if (platform.exitCode === null) process.kill(-platform.pid!, 'SIGKILL');
+      if (platform && platform.exitCode === null) {
+        const stopped = new Promise((ok) => platform!.once('exit', ok));
+        process.kill(-platform.pid!, 'SIGTERM');
+        await Promise.race([stopped, new Promise((ok) => setTimeout(ok, 20_000))]);
+        if (platform.exitCode === null) process.kill(-platform.pid!, 'SIGKILL');
+      }
+      // The run's databases and queues go with it.
+      await withMongo(async (client) => {
+        const { databases } = await client.db('admin').admin().listDatabases({ nameOnly: true });
+        for (const { name } of databases.filter((db) => db.name.startsWith(`${runPrefix}_`))) await client.db(name).dropDatabase();
+      });
+      for (const svc of SERVICES) await deleteTopology(runPrefix, svc.name, [1_000, 5_000, 30_000]).catch(() => undefined); // the platform's default retry delays
     });
 
     it('runs every request of the collection with every test passing', async () => {
