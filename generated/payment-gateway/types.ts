@@ -595,6 +595,12 @@ export interface components {
                 kid: string;
                 alg?: string;
                 use?: string;
+                /** @description The curve of an EC key (P-256 for ES256). */
+                crv?: string;
+                /** @description An EC public key's x coordinate (base64url). */
+                x?: string;
+                /** @description An EC public key's y coordinate (base64url). */
+                y?: string;
             }[];
         };
         /**
