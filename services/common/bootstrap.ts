@@ -132,15 +132,21 @@ export async function startService(definition: ServiceDefinition, env: NodeJS.Pr
     for (const reconciler of reconcilers) reconciler.start();
     // Stopped before the service's own hooks: nothing new is written while they finish.
     hooks.unshift(() => relay.stop(), ...reconcilers.map((r) => () => r.stop()));
-    metrics.registry.registerMetric(
-      gauge('outbox_pending', 'Events written but not yet confirmed by the broker (the outbox lag)', () => outbox.size()),
-    );
-    metrics.registry.registerMetric(
-      gauge('reconciler_backlog', 'Pending work items (all reconcilers), young ones included', async () => {
-        const sizes = await Promise.all(reconcilers.map((r) => r.backlog()));
-        return sizes.reduce((a, b) => a + b, 0);
+    // Read when /metrics is scraped: counts of what is pending, cheap (small sets).
+    const registry = metrics.registry;
+    registry.registerMetric(gauge('outbox_pending', 'Events written but not yet confirmed by the broker (the outbox\'s size)', () => outbox.size()));
+    registry.registerMetric(
+      gauge('outbox_lag_seconds', 'Age of the oldest event waiting in the outbox, in seconds (0 when none waits)', async () => {
+        const oldest = await outbox.oldestAt();
+        return oldest ? Math.max(0, (Date.now() - oldest.getTime()) / 1000) : 0;
       }),
     );
+    registry.registerMetric(
+      labelledGauge('reconciler_backlog', 'Pending work items per reconciler, young ones included', 'reconciler', async () =>
+        Object.fromEntries(await Promise.all(reconcilers.map(async (r) => [r.name, await r.backlog()] as const))),
+      ),
+    );
+    registry.registerMetric(gauge('events_parked_depth', 'Messages waiting in this service\'s parking queue (see make parked)', () => bus.parkedDepth()));
     await bus.start();
     hooks.push(purgeInboxHourly(inbox, config.INBOX_RETENTION_DAYS, log));
     const service = createService({
@@ -182,6 +188,22 @@ function gauge(name: string, help: string, read: () => Promise<number>): Gauge {
     registers: [],
     async collect() {
       this.set(await read().catch(() => Number.NaN));
+    },
+  });
+}
+
+/** A gauge with one label, every value read when /metrics is scraped (NaN for all when the read fails). */
+function labelledGauge(name: string, help: string, label: string, read: () => Promise<Record<string, number>>): Gauge<string> {
+  return new Gauge({
+    name,
+    help,
+    labelNames: [label],
+    registers: [],
+    async collect() {
+      const values = await read().catch(() => undefined);
+      this.reset();
+      if (!values) return this.set(Number.NaN);
+      for (const [value, count] of Object.entries(values)) this.set({ [label]: value }, count);
     },
   });
 }

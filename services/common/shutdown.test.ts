@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { createContractClient } from '../../generated/contract/client.js';
 import { dropDatabase, startTestService, testDatabaseName } from '../../tools/testing/service-harness.js';
 import { type TokenIssuer, createTokenIssuer } from '../../tools/testing/tokens.js';
-import { freePort } from '../../tools/testing/wait.js';
+import { eventually, freePort } from '../../tools/testing/wait.js';
 import { contractService } from '../contract/main.js';
 import { createService } from './http/service.js';
 import { newId } from './ids.js';
@@ -46,6 +46,14 @@ describe('Bounded shutdown (integration)', () => {
       expect(created.response.status).to.equal(201);
       const ready = await fetch(`${svc.url}/health/ready`);
       expect(ready.status, 'not ready without RabbitMQ').to.equal(503);
+      // /metrics shows the event waiting: the outbox's size and the age of its oldest marker.
+      const gauge = async (name: string) => {
+        const text = await (await fetch(`${svc.url}/metrics`)).text();
+        const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+        return Number(line?.slice(line.lastIndexOf(' ') + 1));
+      };
+      expect(await gauge('outbox_pending'), 'outbox_pending').to.be.at.least(1);
+      expect(await eventually(() => gauge('outbox_lag_seconds'), (lag) => lag > 0, 'a non-zero outbox lag')).to.be.greaterThan(0);
     } finally {
       await svc.stop(); // returns: the relay's stuck publish does not hold the stop
       await dropDatabase(dbName);

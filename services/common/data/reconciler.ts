@@ -63,6 +63,10 @@ export class Reconciler {
     await this.pass;
   }
 
+  get name(): string {
+    return this.options.name;
+  }
+
   /** How many items wait (for /metrics: the reconciler's backlog). */
   backlog(): Promise<number> {
     return this.options.pending.size();

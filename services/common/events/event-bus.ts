@@ -202,6 +202,24 @@ export class EventBus {
     await this.consumer.waitForConnect();
   }
 
+  /**
+   * Messages waiting in this service's parking queue (for /metrics), read with checkQueue on a
+   * short-lived channel: a refusal closes that channel, never the consumer's. A service that
+   * consumes nothing has no parking queue: 0.
+   */
+  async parkedDepth(): Promise<number> {
+    if (!this.consumer) return 0;
+    const connection = this.connection.connection;
+    if (!connection) throw new Error('not connected to RabbitMQ');
+    const channel = await connection.createChannel();
+    channel.on('error', () => {}); // a refusal is reported by checkQueue's rejection
+    try {
+      return (await channel.checkQueue(this.names.parking)).messageCount;
+    } finally {
+      await channel.close().catch(() => {});
+    }
+  }
+
   /** Readiness: true while connected to the broker. */
   isConnected(): boolean {
     return this.connection.isConnected();

@@ -147,9 +147,15 @@ export class Outbox implements OutboxStore {
     };
   }
 
-  /** How many events are waiting (for /metrics: outbox lag). */
+  /** How many events are waiting (for /metrics: the outbox's size). */
   async size(): Promise<number> {
     return this.markers.countDocuments({});
+  }
+
+  /** When the oldest waiting marker was written, if any (for /metrics: the outbox's lag; a scan of a small set). */
+  async oldestAt(): Promise<Date | undefined> {
+    const [oldest] = await this.markers.find({}).sort({ at: 1 }).limit(1).toArray();
+    return oldest?.at;
   }
 
   private now(): Date {

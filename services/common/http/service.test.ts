@@ -257,6 +257,23 @@ describe('createService from the environment: the payment gateway with CORS_ORIG
     await gateway?.drop();
   });
 
+  it('serves the runtime\'s gauges on /metrics: outbox size and lag, backlog per reconciler, parked-queue depth', async () => {
+    const text = await (await fetch(`${gateway.url}/metrics`)).text();
+    const value = (series: string) => {
+      const line = text.split('\n').find((l) => l.startsWith(`${series}{`) || l.startsWith(`${series} `));
+      expect(line, `${series} on /metrics`).to.be.a('string');
+      return Number(line!.slice(line!.lastIndexOf(' ') + 1));
+    };
+    expect(value('outbox_pending')).to.be.at.least(0);
+    expect(value('outbox_lag_seconds')).to.be.at.least(0);
+    // One series per reconciler the gateway declares (main.ts), each a count read from its pending work.
+    for (const reconciler of ['wallet-transfers', 'payments', 'direct-debits']) {
+      expect(text).to.match(new RegExp(`^reconciler_backlog\\{[^}]*reconciler="${reconciler}"[^}]*\\} \\d+$`, 'm'));
+    }
+    // The gateway consumes billing.payment-requested, so it has a parking queue: read from RabbitMQ, empty here.
+    expect(value('events_parked_depth')).to.equal(0);
+  });
+
   it('answers a browser\'s preflight for a secured operation, then challenges the request without a token', async () => {
     const preflight = await fetch(`${gateway.url}/me`, {
       method: 'OPTIONS',
