@@ -52,15 +52,30 @@ const listenPort = makeValidator<number>((value) => {
   return port;
 });
 
-const delays = makeValidator<number[]>((value) => {
+/** Comma-separated positive milliseconds (retry delays). */
+export const delays = makeValidator<number[]>((value) => {
   const list = value.split(',').map((v) => Number(v.trim()));
   if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`must be comma-separated positive milliseconds, got "${value}"`);
   return list;
 });
 
-/** CORS_ORIGINS: empty (no browser on another origin), `*` (any), or comma-separated origins. */
-const corsOrigins = makeValidator<'*' | string[]>((value) => {
-  if (value.trim() === '*') return '*';
+/** Whole milliseconds from 0 to `max` (a latency, a wait, a deadline). */
+export const millisUpTo = (max: number) =>
+  makeValidator<number>((value) => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || n > max) throw new Error(`must be whole milliseconds from 0 to ${max}, got "${value}"`);
+    return n;
+  });
+
+/** A number from 0 to 1 (a failure rate). */
+export const fraction = makeValidator<number>((value) => {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new Error(`must be a number from 0 to 1, got "${value}"`);
+  return n;
+});
+
+/** Comma-separated origins (scheme://host:port only); `shape` says what one looks like in the error. */
+export function originList(value: string, shape: string, protocols = /^https?:$/): string[] {
   const list = value.split(',').map((v) => v.trim()).filter(Boolean);
   for (const origin of list) {
     let parsed: URL | undefined;
@@ -69,12 +84,17 @@ const corsOrigins = makeValidator<'*' | string[]>((value) => {
     } catch {
       // reported below
     }
-    if (!parsed || parsed.origin !== origin) {
-      throw new Error(`must be "*" or comma-separated origins like https://app.example.com (scheme, host and port only), got "${origin}"`);
+    if (!parsed || parsed.origin !== origin || !protocols.test(parsed.protocol)) {
+      throw new Error(`must be ${shape} (scheme, host and port only), got "${origin}"`);
     }
   }
   return list;
-});
+}
+
+/** CORS_ORIGINS: empty (no browser on another origin), `*` (any), or comma-separated origins. */
+const corsOrigins = makeValidator<'*' | string[]>((value) =>
+  value.trim() === '*' ? '*' : originList(value, '"*" or comma-separated origins like https://app.example.com', /^[a-z][a-z0-9+.-]*:$/),
+);
 
 /** TRUST_PROXY, Express's `trust proxy`: false, true, a number of hops, or addresses/subnets (`loopback, 10.0.0.0/8`). */
 export type TrustProxy = boolean | number | string;

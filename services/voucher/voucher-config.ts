@@ -1,18 +1,14 @@
 // The voucher service's own settings (the runtime's common ones are in services/common/config.ts).
 // Every value has a default that works locally; an invalid one stops the start with its name.
 import { makeValidator, str, url } from 'envalid';
-import { loadConfig } from '../common/config.js';
+import { loadConfig, millisUpTo, originList } from '../common/config.js';
 import { MAKE_A_KEY, type SecretKey, parseSecretKey, parseSecretKeys } from '../common/secret-keys.js';
 
 const LABEL = 'payspec voucher webhook secret key id';
 /** The development key for webhook secrets at rest when VOUCHER_SECRETS_KEY is unset; refused with NODE_ENV=production. */
 export const DEV_SECRETS_KEY = 'ZGV2LXZvdWNoZXItd2ViaG9vay1zZWNyZXRzLWtleSE';
 
-const millis = makeValidator<number>((value) => {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || n > 86_400_000) throw new Error(`must be whole milliseconds from 0 to 86400000, got "${value}"`);
-  return n;
-});
+const millis = millisUpTo(86_400_000);
 
 const positive = makeValidator<number>((value) => {
   const n = Number(value);
@@ -21,21 +17,7 @@ const positive = makeValidator<number>((value) => {
 });
 
 /** Origins (scheme://host:port) whose callback URLs skip the address check: a receiver inside the network, or a test's. */
-const origins = makeValidator<string[]>((value) => {
-  const list = value.split(',').map((v) => v.trim()).filter(Boolean);
-  for (const origin of list) {
-    let parsed: URL | undefined;
-    try {
-      parsed = new URL(origin);
-    } catch {
-      // reported below
-    }
-    if (!parsed || parsed.origin !== origin || !/^https?:$/.test(parsed.protocol)) {
-      throw new Error(`must be comma-separated origins like http://10.0.0.5:9000 (scheme, host and port only), got "${origin}"`);
-    }
-  }
-  return list;
-});
+const origins = makeValidator<string[]>((value) => originList(value, 'comma-separated origins like http://10.0.0.5:9000'));
 
 const secretKey = makeValidator<SecretKey>((value) => parseSecretKey(value, LABEL, 'vwk'));
 const secretKeys = makeValidator<SecretKey[]>((value) => parseSecretKeys(value, LABEL, 'vwk'));

@@ -3,7 +3,7 @@
 // works locally, and an invalid one stops the start with the variable's name.
 import { makeValidator, str } from 'envalid';
 import { Webhook } from 'standardwebhooks';
-import { loadConfig } from '../../common/config.js';
+import { delays, fraction, loadConfig, millisUpTo } from '../../common/config.js';
 
 /** The dev key `make run` and the README use; set BANK_API_KEYS anywhere else. */
 export const DEV_API_KEY = 'dev-bank-key';
@@ -32,23 +32,9 @@ const webhookSecret = makeValidator<string>((value) => {
   return value;
 });
 
-const fraction = makeValidator<number>((value) => {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new Error(`must be a number from 0 to 1, got "${value}"`);
-  return n;
-});
 
-const millis = makeValidator<number>((value) => {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || n > 3_600_000) throw new Error(`must be whole milliseconds from 0 to 3600000, got "${value}"`);
-  return n;
-});
+const millis = millisUpTo(3_600_000);
 
-const delays = makeValidator<number[]>((value) => {
-  const list = value.split(',').map((v) => Number(v.trim()));
-  if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`must be comma-separated positive milliseconds, got "${value}"`);
-  return list;
-});
 
 export function loadBankConfig(env: NodeJS.ProcessEnv) {
   return loadConfig(
