@@ -6,7 +6,6 @@
 import type { Router } from 'express';
 import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
-import { Gauge } from 'prom-client';
 import { bearerJwt } from './auth/bearer-jwt.js';
 import { type CommonConfig, commonSpecs, jwksSource, loadConfig, redactSecrets, redactUrl } from './config.js';
 import { IdempotentCommands, idempotencyIndexes } from './data/idempotency.js';
@@ -20,7 +19,7 @@ import { InFlight } from './http/in-flight.js';
 import type { RouterOptions, SecurityHandler } from './http/operation-router.js';
 import { type Service, createService, stopOnSignals } from './http/service.js';
 import { createLogger } from './logger.js';
-import { createEventMetrics, createMetrics } from './metrics.js';
+import { createEventMetrics, createMetrics, createRuntimeGauges } from './metrics.js';
 import { type IndexPlan, connectMongo, ensureIndexes } from './mongo.js';
 
 export interface ServiceDefinition {
@@ -132,21 +131,12 @@ export async function startService(definition: ServiceDefinition, env: NodeJS.Pr
     for (const reconciler of reconcilers) reconciler.start();
     // Stopped before the service's own hooks: nothing new is written while they finish.
     hooks.unshift(() => relay.stop(), ...reconcilers.map((r) => () => r.stop()));
-    // Read when /metrics is scraped: counts of what is pending, cheap (small sets).
-    const registry = metrics.registry;
-    registry.registerMetric(gauge('outbox_pending', 'Events written but not yet confirmed by the broker (the outbox\'s size)', () => outbox.size()));
-    registry.registerMetric(
-      gauge('outbox_lag_seconds', 'Age of the oldest event waiting in the outbox, in seconds (0 when none waits)', async () => {
-        const oldest = await outbox.oldestAt();
-        return oldest ? Math.max(0, (Date.now() - oldest.getTime()) / 1000) : 0;
-      }),
-    );
-    registry.registerMetric(
-      labelledGauge('reconciler_backlog', 'Pending work items per reconciler, young ones included', 'reconciler', async () =>
-        Object.fromEntries(await Promise.all(reconcilers.map(async (r) => [r.name, await r.backlog()] as const))),
-      ),
-    );
-    registry.registerMetric(gauge('events_parked_depth', 'Messages waiting in this service\'s parking queue (see make parked)', () => bus.parkedDepth()));
+    createRuntimeGauges(metrics.registry, {
+      outboxSize: () => outbox.size(),
+      outboxOldestAt: () => outbox.oldestAt(),
+      reconcilerBacklogs: async () => Object.fromEntries(await Promise.all(reconcilers.map(async (r) => [r.name, await r.backlog()] as const))),
+      parkedDepth: () => bus.parkedDepth(),
+    });
     await bus.start();
     hooks.push(purgeInboxHourly(inbox, config.INBOX_RETENTION_DAYS, log));
     const service = createService({
@@ -178,34 +168,6 @@ export async function startService(definition: ServiceDefinition, env: NodeJS.Pr
     await database.close();
     throw err;
   }
-}
-
-/** A gauge read when /metrics is scraped (a count from the database: cheap, as it counts what is pending). */
-function gauge(name: string, help: string, read: () => Promise<number>): Gauge {
-  return new Gauge({
-    name,
-    help,
-    registers: [],
-    async collect() {
-      this.set(await read().catch(() => Number.NaN));
-    },
-  });
-}
-
-/** A gauge with one label, every value read when /metrics is scraped (NaN for all when the read fails). */
-function labelledGauge(name: string, help: string, label: string, read: () => Promise<Record<string, number>>): Gauge<string> {
-  return new Gauge({
-    name,
-    help,
-    labelNames: [label],
-    registers: [],
-    async collect() {
-      const values = await read().catch(() => undefined);
-      this.reset();
-      if (!values) return this.set(Number.NaN);
-      for (const [value, count] of Object.entries(values)) this.set({ [label]: value }, count);
-    },
-  });
 }
 
 /** Forgets handled event ids past the retention, once an hour; returns the stopper. */

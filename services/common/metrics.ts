@@ -1,6 +1,6 @@
 // Prometheus metrics: one registry per service, so several services can share a process in tests.
 import type { RequestHandler } from 'express';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { matchedOperationId } from './http/operation-router.js';
 
 export function createMetrics(service: string) {
@@ -62,3 +62,53 @@ export function createEventMetrics(registry: Registry) {
 }
 
 export type EventMetrics = ReturnType<typeof createEventMetrics>;
+
+/** What the runtime's gauges read when /metrics is scraped (bootstrap.ts wires them to the outbox, reconcilers and bus). */
+export interface RuntimeGaugeReads {
+  outboxSize(): Promise<number>;
+  outboxOldestAt(): Promise<Date | undefined>;
+  /** Pending items per declared reconciler, by its name. */
+  reconcilerBacklogs(): Promise<Record<string, number>>;
+  parkedDepth(): Promise<number>;
+}
+
+/** The gauges of what is pending: counts of small sets, read at scrape time (nothing to keep up to date). */
+export function createRuntimeGauges(registry: Registry, reads: RuntimeGaugeReads): void {
+  registry.registerMetric(gauge('outbox_pending', "Events written but not yet confirmed by the broker (the outbox's size)", reads.outboxSize));
+  registry.registerMetric(
+    gauge('outbox_lag_seconds', 'Age of the oldest event waiting in the outbox, in seconds (0 when none waits)', async () => {
+      const oldest = await reads.outboxOldestAt();
+      return oldest ? Math.max(0, (Date.now() - oldest.getTime()) / 1000) : 0;
+    }),
+  );
+  registry.registerMetric(labelledGauge('reconciler_backlog', 'Pending work items per reconciler, young ones included', 'reconciler', reads.reconcilerBacklogs));
+  registry.registerMetric(gauge('events_parked_depth', "Messages waiting in this service's parking queue (make parked lists them)", reads.parkedDepth));
+}
+
+/** A gauge read when /metrics is scraped (NaN when the read fails: the scrape itself still answers). */
+function gauge(name: string, help: string, read: () => Promise<number>): Gauge {
+  return new Gauge({
+    name,
+    help,
+    registers: [],
+    async collect() {
+      this.set(await read().catch(() => Number.NaN));
+    },
+  });
+}
+
+/** A gauge with one label, every value read when /metrics is scraped (one NaN series when the read fails). */
+function labelledGauge(name: string, help: string, label: string, read: () => Promise<Record<string, number>>): Gauge<string> {
+  return new Gauge({
+    name,
+    help,
+    labelNames: [label],
+    registers: [],
+    async collect() {
+      const values = await read().catch(() => undefined);
+      this.reset();
+      if (!values) return this.set(Number.NaN);
+      for (const [value, count] of Object.entries(values)) this.set({ [label]: value }, count);
+    },
+  });
+}
