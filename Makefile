@@ -14,12 +14,14 @@ node_modules/.installed: package.json package-lock.json
 
 install: node_modules/.installed ## Install dependencies (npm ci) when package-lock.json changed
 
-generate: install ## Lint the specs and regenerate generated/ from specs/*.yaml
+generate: install ## Lint the specs and regenerate generated/ from specs/*.yaml (and README.md's diagram and events table)
 	$(NPX) tsx tools/codegen/generate.ts
+	$(NPX) tsx tools/docs/readme-tables.ts
 
-check-generated: install ## Fail when generated/ or postman/ differs from what the specs produce
+check-generated: install ## Fail when generated/, postman/ or README.md's generated parts differ from what the specs produce
 	$(NPX) tsx tools/codegen/generate.ts --check
 	$(NPX) tsx tools/postman/build.ts --check
+	$(NPX) tsx tools/docs/readme-tables.ts --check
 
 postman: install ## Write the Postman collection and environment (postman/) from the specs
 	$(NPX) tsx tools/postman/build.ts
