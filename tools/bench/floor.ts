@@ -30,7 +30,9 @@ async function main(): Promise<void> {
     };
     const baseline = await startServer('baseline', 'tools/bench/baseline-server.ts', {}, '/hello');
     cleanup.add(() => baseline.stop());
-    const bank = await start('floor-bank', 'bank');
+    // The bank in a database of its own, as the simulator has in production (its own SQLite file on FerretDB).
+    const bank = await start('floor-bank', 'bank', { MONGO_DB: `${db.dbName}_bank` });
+    cleanup.add(() => db.mongo.db(`${db.dbName}_bank`).dropDatabase().then(() => undefined));
     const payments = await start('floor-payments', 'payment', { BANK_URL: bank.url });
     const operations = await start('floor-operations', 'operation');
 
@@ -60,7 +62,7 @@ async function main(): Promise<void> {
       `- Date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
       ...machineDetails(loadBefore),
       `- Database: ${db.database.description}, a fresh \`bench_*\` database`,
-      `- Servers (each its own process, tools/bench/floor-server.ts): bare Express 5 + the MongoDB driver doing only the writes the issues require of one request, by \`_id\`, nothing else. \`POST /payments\` (issue 9): idempotency claim, outbox marker, pending payment (3 inserts), the bank over HTTP (a bare Express process recording the charge: 1 insert), the answer on the payment (replace), the idempotency answer (update), the marker removed (delete). \`POST /operations\` (issue 10): idempotency claim, ledger entry, outbox marker, operation (4 inserts), the idempotency answer (update), the marker removed (delete)`,
+      `- Servers (each its own process, tools/bench/floor-server.ts): bare Express 5 + the MongoDB driver doing only the writes the issues require of one request, by \`_id\`, nothing else. \`POST /payments\` (issue 9): idempotency claim, outbox marker, pending payment (3 inserts), the bank over HTTP (a bare Express process recording the charge in a database of its own: 1 insert), the answer on the payment (replace), the idempotency answer (update), the marker removed (delete). \`POST /operations\` (issue 10): idempotency claim, ledger entry, outbox marker, operation (4 inserts), the idempotency answer (update), the marker removed (delete)`,
       `- Load: autocannon, ${load.connections} connections, ${load.duration} s per route after a ${load.warmup} s warm-up, a new Idempotency-Key each request`,
       '',
       table,
