@@ -14,6 +14,9 @@ export const REDACTED_PATHS = [
   '*.cvv',
   '*.cardNumber',
   '*.privateKey',
+  '*.secret',
+  '*.voucherCode',
+  '*.codeVerifier',
 ];
 
 export function createLogger(service: string, level: string): Logger {
