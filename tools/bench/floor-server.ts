@@ -9,6 +9,10 @@
 //                  answer (1 update), the marker removed once announced (1 delete)
 //   MODE=operation POST /operations: idempotency claim, ledger entry, outbox marker, operation
 //                  (4 inserts), the idempotency answer (1 update), the marker removed (1 delete)
+//   MODE=voucher   POST /vouchers: the least a 202 can write — the outbox marker of
+//                  voucher.requested and the request itself under an id derived from its
+//                  Idempotency-Key, which is its idempotency too (2 inserts), the marker removed
+//                  once announced (1 delete); the provider, SMS and webhook come after the answer
 // Env: PORT, MONGO_URL, MONGO_DB, MODE, BANK_URL (payment).
 import { randomUUID } from 'node:crypto';
 import express from 'express';
@@ -59,6 +63,15 @@ app.post('/operations', async (req, res) => {
   await collection('idempotency').updateOne({ _id: `op:${req.header('idempotency-key')}` }, { $set: { state: 'completed', answer: operation } });
   res.status(201).json(operation);
   await collection('outbox').deleteOne({ _id: `billing.payment-requested/${id}` });
+});
+
+app.post('/vouchers', async (req, res) => {
+  const id = `vch:${req.header('idempotency-key')}`;
+  const at = new Date().toISOString();
+  await collection('outbox').insertOne({ _id: `voucher.requested/${id}`, at });
+  await collection('vouchers').insertOne({ _id: id, phoneNumber: req.body.phoneNumber, callbackUrl: req.body.callbackUrl, status: 'PENDING', at });
+  res.status(202).json({ id, status: 'PENDING', message: 'Your request will be processed within 30 seconds.' });
+  await collection('outbox').deleteOne({ _id: `voucher.requested/${id}` });
 });
 
 app.get('/health', (_req, res) => {
