@@ -9,15 +9,7 @@ import { InFlight } from './http/in-flight.js';
 import { type Service, createService } from './http/service.js';
 import { idForIdempotencyKey, newId, requestHash } from './ids.js';
 import { decodeCursor, encodeCursor, toPage } from './pagination.js';
-
-/** Polls `probe` until it holds (what is due on the event loop runs in between); fails with `what` at the deadline. */
-async function until(what: string, probe: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+import { eventually } from '../../tools/testing/wait.js';
 
 /** True when a new TCP connection to the port is refused (one that gets through is closed at once). */
 function connectionRefused(port: number): Promise<boolean> {
@@ -170,7 +162,7 @@ describe('createService (integration over HTTP)', () => {
     await started; // the request is in its handler
     const stopped = service.stop();
     const port = Number(new URL(service.url).port);
-    await until('a new connection during shutdown to be refused', () => connectionRefused(port));
+    await eventually(() => connectionRefused(port), (refused) => refused, 'a new connection during shutdown to be refused', 5_000, 10);
     releaseSlow();
     const res = await inFlight;
     expect(res.status).to.equal(200);
@@ -225,7 +217,7 @@ describe('createService shutdown with a client that hung up', () => {
     const stopped = service.stop();
     // Not a pause to see that nothing happens: shutdown has got as far as waiting for the delegate
     // call (or, were it not waiting, has closed the database already).
-    await until('shutdown to wait for the delegate call', () => inFlight.waiting || order.length > 0);
+    await eventually(async () => inFlight.waiting || order.length > 0, (held) => held, 'shutdown to wait for the delegate call', 5_000, 10);
     expect(order, 'nothing closed while the delegate runs').to.deep.equal([]);
     expect(inFlight.size, 'the delegate call still running').to.equal(1);
     release();
