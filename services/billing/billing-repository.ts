@@ -39,7 +39,7 @@ import { type LogEntry, SequencedLog, logKey } from '../common/data/sequenced-lo
 import type { Outbox, OutboxSource } from '../common/events/outbox.js';
 import { idForIdempotencyKey } from '../common/ids.js';
 import { type IndexPlan, isDuplicateKey } from '../common/mongo.js';
-import { type ContractSnapshot, type OperationStatus, type OperationType, nextPeriod, runIdOf } from './billing-domain.js';
+import { type ContractSnapshot, type InvoiceFigures, type OperationStatus, type OperationType, nextPeriod, runIdOf } from './billing-domain.js';
 
 type ContractChanged = EventPayloads['contract.subscribed'];
 
@@ -125,19 +125,14 @@ interface PurchaseRefundEntry extends LogEntry {
   at: string;
 }
 
-export interface StoredInvoice {
+/** An invoice: the figures a run worked out (lines, totals, its operations) and where it stands. */
+export interface StoredInvoice extends InvoiceFigures {
   _id: string;
   contractId: string;
   period: string;
   runId: string;
   customer: { id: string; name: string; billingEmail: string };
   currency: string;
-  lines: Schemas['InvoiceLine'][];
-  purchases: number;
-  refunds: number;
-  net: number;
-  declined: { count: number; amount: number };
-  operationIds: string[];
   status: 'issued' | 'sent';
   issuedAt: string;
   sentAt?: string;

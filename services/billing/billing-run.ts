@@ -109,12 +109,7 @@ export class BillingRunner {
           runId,
           customer: { id: customer.id, name: customer.name, billingEmail: customer.billingEmail },
           currency: held.contract.currency,
-          lines: figures.lines,
-          purchases: figures.purchases,
-          refunds: figures.refunds,
-          net: figures.net,
-          declined: figures.declined,
-          operationIds: figures.operationIds,
+          ...figures,
           status: 'issued',
           issuedAt: clock().toISOString(),
         });
