@@ -8,10 +8,10 @@ import spec from '../../../generated/acquiring-bank/spec.json' with { type: 'jso
 import { type ServiceDefinition, runMain } from '../../common/bootstrap.js';
 import { createAcquiringBankDelegate } from './acquiring-bank-delegate.js';
 import { AcquiringBankRepository, acquiringBankIndexes } from './acquiring-bank-repository.js';
-import { bankApiKey } from './bank-api-key.js';
 import { DEV_API_KEY, DEV_WEBHOOK_SECRET, loadBankConfig } from './bank-config.js';
 import { faultInjection } from './fault-injection.js';
 import { SettlementCallbacks } from './settlement-callbacks.js';
+import { apiKeyAuth } from '../../common/auth/api-key.js';
 
 export const acquiringBankService: ServiceDefinition = {
   name: 'acquiring-bank',
@@ -48,7 +48,7 @@ export const acquiringBankService: ServiceDefinition = {
       faultInjection({ bank, latencyMs: settings.BANK_LATENCY_MS, failureRate: settings.BANK_FAILURE_RATE, failureMode: settings.BANK_FAILURE_MODE, log }),
     );
     // The bank's only scheme is its API key (the runtime's bearer verification is not used).
-    api.use(createAcquiringBankRouter(delegate, { ...routerOptions, security: { bankApiKey: bankApiKey(settings.BANK_API_KEYS) } }));
+    api.use(createAcquiringBankRouter(delegate, { ...routerOptions, security: { bankApiKey: apiKeyAuth(settings.BANK_API_KEYS, { realm: 'acquiring-bank', issuer: 'the bank' }) } }));
     return api;
   },
 };

@@ -11,10 +11,10 @@ import { type ServiceDefinition, runMain } from '../../common/bootstrap.js';
 import { writeProblem } from '../../common/http/errors.js';
 import { problem } from '../../common/http/problem.js';
 import { CodeCallbacks } from './code-callbacks.js';
-import { providerApiKey } from './provider-api-key.js';
 import { DEV_PROVIDER_API_KEY, loadProviderConfig } from './provider-config.js';
 import { VoucherProviderRepository, voucherProviderIndexes } from './provider-repository.js';
 import { createVoucherRequestsDelegate } from './voucher-requests-delegate.js';
+import { apiKeyAuth } from '../../common/auth/api-key.js';
 
 export const voucherProviderService: ServiceDefinition = {
   name: 'voucher-provider',
@@ -49,7 +49,7 @@ export const voucherProviderService: ServiceDefinition = {
     api.use(
       createVoucherProviderRouter(createVoucherRequestsDelegate({ repository, callbacks, timeScale: settings.PROVIDER_TIME_SCALE }), {
         ...routerOptions,
-        security: { providerApiKey: providerApiKey(settings.PROVIDER_API_KEYS) },
+        security: { providerApiKey: apiKeyAuth(settings.PROVIDER_API_KEYS, { realm: 'voucher-provider', issuer: 'the provider' }) },
       }),
     );
     return api;
