@@ -12,7 +12,6 @@
 // deletes the run's exchange and queues and drops the database (also on failure and Ctrl-C). It
 // exits 1, leaving the docs as they were, if any measured request failed.
 import { randomUUID } from 'node:crypto';
-import { readlinkSync } from 'node:fs';
 import os from 'node:os';
 import type autocannon from 'autocannon';
 import { loadGatewayConfig } from '../../services/payment-gateway/gateway-config.js';
@@ -31,12 +30,15 @@ import {
   openBenchDatabase,
   parseLoadOptions,
   perSec,
-  pidListeningOn,
   ratio,
   redact,
   reportFailures,
   startBenchService,
   startServer,
+  counter,
+  inBatches,
+  GatewayApi,
+  localDatabaseProcess,
 } from './harness.js';
 import { type DatabaseInfo, machineDetails, writeDocSection } from './report.js';
 
@@ -232,33 +234,9 @@ function gatewayRoutes(baseline: RunningServer, gateway: RunningServer, users: B
 
 const signInBody = (user: BenchUser) => JSON.stringify({ email: user.email, password: user.password });
 
-/** 0, 1, 2, … on each call. */
-function counter(): () => number {
-  let n = 0;
-  return () => n++;
-}
 
 // --- data -------------------------------------------------------------------------------------
 
-/** Calls to the gateway for set-up and checks; any answer but a 2xx throws. */
-class GatewayApi {
-  constructor(private readonly baseUrl: string) {}
-
-  async call(method: 'GET' | 'POST', path: string, options: { token?: string; key?: string; body?: object } = {}): Promise<Record<string, unknown>> {
-    const res = await fetch(`${this.baseUrl}${path}`, {
-      method,
-      headers: {
-        ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
-        ...(options.token !== undefined ? { authorization: `Bearer ${options.token}` } : {}),
-        ...(options.key !== undefined ? { 'idempotency-key': options.key } : {}),
-      },
-      ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-    });
-    const body = (await res.json()) as Record<string, unknown>;
-    if (res.status < 200 || res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${String(body.detail ?? '')}`);
-    return body;
-  }
-}
 
 async function signUpUsers(api: GatewayApi): Promise<BenchUser[]> {
   const users = Array.from({ length: USERS }, (_, i) => ({ email: `bench-user-${i}@example.com`, password: `bench password ${i}`, token: '' }));
@@ -303,32 +281,7 @@ async function checkBalances(api: GatewayApi, users: BenchUser[]): Promise<{ tot
   }
 }
 
-/** Runs `task` over `items`, `size` at a time. */
-async function inBatches<T>(items: T[], size: number, task: (item: T, index: number) => Promise<unknown>): Promise<void> {
-  for (let start = 0; start < items.length; start += size) {
-    await Promise.all(items.slice(start, start + size).map((item, i) => task(item, start + i)));
-  }
-}
 
-/** The process behind MONGO_URL when it listens on this machine (locally FerretDB), so its CPU can be measured. */
-function localDatabaseProcess(mongoUrl: string): { pid: number; exe: string } | undefined {
-  let url: URL;
-  try {
-    url = new URL(mongoUrl);
-  } catch {
-    return undefined; // e.g. several hosts
-  }
-  if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) return undefined;
-  const pid = pidListeningOn(Number(url.port || 27017));
-  if (pid === undefined) return undefined;
-  let exe = 'unknown executable';
-  try {
-    exe = readlinkSync(`/proc/${pid}/exe`);
-  } catch {
-    // not ours to read
-  }
-  return { pid, exe };
-}
 
 /**
  * An unknown e-mail must cost what a wrong password costs (one argon2 verify, against a dummy

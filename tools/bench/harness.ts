@@ -540,3 +540,36 @@ export function formatTable(results: RouteResult[], extra: { database?: boolean;
   const rule = `|${widths.map((w, i) => (numeric(i) ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
   return [line(header), rule, ...rows.map(line)].join('\n');
 }
+
+/** 0, 1, 2, … on each call. */
+export function counter(): () => number {
+  let n = 0;
+  return () => n++;
+}
+
+/** Runs `task` over `items`, `size` at a time. */
+export async function inBatches<T>(items: T[], size: number, task: (item: T, index: number) => Promise<unknown>): Promise<void> {
+  for (let start = 0; start < items.length; start += size) {
+    await Promise.all(items.slice(start, start + size).map((item, i) => task(item, start + i)));
+  }
+}
+
+/** Calls to the gateway for set-up and checks; any answer but a 2xx throws. */
+export class GatewayApi {
+  constructor(private readonly baseUrl: string) {}
+
+  async call(method: 'GET' | 'POST', path: string, options: { token?: string; key?: string; body?: object } = {}): Promise<Record<string, unknown>> {
+    const res = await fetch(`${this.baseUrl}${path}`, {
+      method,
+      headers: {
+        ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(options.token !== undefined ? { authorization: `Bearer ${options.token}` } : {}),
+        ...(options.key !== undefined ? { 'idempotency-key': options.key } : {}),
+      },
+      ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+    });
+    const body = (await res.json()) as Record<string, unknown>;
+    if (res.status < 200 || res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${String(body.detail ?? '')}`);
+    return body;
+  }
+}

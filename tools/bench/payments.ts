@@ -58,6 +58,9 @@ import {
   reportFailures,
   startBenchService,
   startServer,
+  counter,
+  inBatches,
+  GatewayApi,
 } from './harness.js';
 import { type DatabaseInfo, machineDetails, writeDocSection } from './report.js';
 
@@ -343,33 +346,9 @@ function paymentBody(reference: string) {
   };
 }
 
-/** 0, 1, 2, … on each call. */
-function counter(): () => number {
-  let n = 0;
-  return () => n++;
-}
 
 // --- merchants, through the API ---------------------------------------------------------------
 
-/** Calls to the gateway for set-up; any answer but a 2xx throws. */
-class GatewayApi {
-  constructor(private readonly baseUrl: string) {}
-
-  async call(method: 'GET' | 'POST', path: string, options: { token?: string; key?: string; body?: object } = {}): Promise<Record<string, unknown>> {
-    const res = await fetch(`${this.baseUrl}${path}`, {
-      method,
-      headers: {
-        ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
-        ...(options.token !== undefined ? { authorization: `Bearer ${options.token}` } : {}),
-        ...(options.key !== undefined ? { 'idempotency-key': options.key } : {}),
-      },
-      ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-    });
-    const body = (await res.json()) as Record<string, unknown>;
-    if (res.status < 200 || res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${String(body.detail ?? '')}`);
-    return body;
-  }
-}
 
 async function signUpMerchants(api: GatewayApi): Promise<Merchant[]> {
   const merchants: Merchant[] = Array.from({ length: MERCHANTS }, (_, i) => ({ email: `bench-shop-${i}@example.com`, password: `bench password ${i}`, id: '', token: '' }));
@@ -410,12 +389,6 @@ async function makePayments(api: GatewayApi, merchants: Merchant[]): Promise<{ m
   return made;
 }
 
-/** Runs `task` over `items`, `size` at a time. */
-async function inBatches<T>(items: T[], size: number, task: (item: T, index: number) => Promise<unknown>): Promise<void> {
-  for (let start = 0; start < items.length; start += size) {
-    await Promise.all(items.slice(start, start + size).map((item, i) => task(item, start + i)));
-  }
-}
 
 // --- seeding ----------------------------------------------------------------------------------
 

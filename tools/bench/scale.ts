@@ -55,6 +55,8 @@ import {
   reportFailures,
   startBenchService,
   startServer,
+  counter,
+  inBatches,
 } from './harness.js';
 import { type DatabaseInfo, machineDetails, writeDocSection } from './report.js';
 import { UNOPENABLE_SEALED_IBAN } from '../../services/common/events/test-support/fixtures.js';
@@ -366,11 +368,6 @@ function scaleRoutes({ baseline, gateway, contract, users, loadContracts, operat
   ];
 }
 
-/** 0, 1, 2, … on each call. */
-function counter(): () => number {
-  let n = 0;
-  return () => n++;
-}
 
 /**
  * Each timed route `passes` times, all routes in turn per pass (the warm-up only before the
@@ -500,12 +497,6 @@ async function checkBalances(api: Api, users: BenchUser[]): Promise<number> {
   }
 }
 
-/** Runs `task` over `items`, `size` at a time. */
-async function inBatches<T>(items: T[], size: number, task: (item: T, index: number) => Promise<unknown>): Promise<void> {
-  for (let start = 0; start < items.length; start += size) {
-    await Promise.all(items.slice(start, start + size).map((item, i) => task(item, start + i)));
-  }
-}
 
 // --- data seeded directly ---------------------------------------------------------------------
 
