@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 NPX := npx --no-install
 
-.PHONY: help install generate postman check-generated lint typecheck test test-only run infra infra-down token bench parked replay-parked
+.PHONY: help install generate postman check-generated lint typecheck test test-only run infra infra-down up down token bench parked replay-parked
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -47,6 +47,18 @@ test-only: infra ## Only the mocha tests: all, or FILE=services/x/y.test.ts (sev
 
 run: infra ## Start the whole platform (all services) on local infrastructure
 	$(NPX) tsx tools/dev/platform.ts
+
+# make up / make down need a Docker engine and Compose v2; without them, say so instead of a docker error.
+DOCKER_COMPOSE_READY = docker info >/dev/null 2>&1 || { echo "make $@: no Docker engine is reachable (docker info failed): make up and make down need one. Start Docker, or run the platform without it: make run" >&2; exit 1; }; \
+	docker compose version >/dev/null 2>&1 || { echo "make $@: Docker Compose v2 (docker compose) is not installed" >&2; exit 1; }
+
+up: ## The whole platform in Docker Compose (MongoDB replica set, RabbitMQ, mailpit), built and started in the background
+	@$(DOCKER_COMPOSE_READY)
+	docker compose up --build -d
+
+down: ## Stop and remove what make up started (volumes are kept)
+	@$(DOCKER_COMPOSE_READY)
+	docker compose down
 
 token: install ## Print a dev bearer token: make token ROLE=operator|customer|merchant SUBJECT=…
 	@$(NPX) tsx tools/dev/token.ts
