@@ -30,8 +30,9 @@ lint: install ## ESLint on the code, Redocly + Payspec rules on the specs
 	$(NPX) eslint .
 	$(NPX) tsx tools/codegen/generate.ts --lint-only
 
-typecheck: install ## tsc --noEmit over services, tools and generated code
+typecheck: install ## tsc --noEmit over services, tools and generated code, and over the console's browser code
 	$(NPX) tsc --noEmit -p tsconfig.json
+	$(NPX) tsc --noEmit -p services/console/web/tsconfig.json
 
 infra: install ## Start FerretDB and RabbitMQ unless MONGO_URL / AMQP_URL point elsewhere
 	bash tools/infra/up.sh

@@ -31,6 +31,7 @@ export const SERVICES: readonly ServiceEntry[] = [
   { name: 'billing', port: 8082, entry: 'services/billing/main.ts', spec: 'specs/billing.yaml' },
   { name: 'voucher', port: 8083, entry: 'services/voucher/main.ts', spec: 'specs/voucher.yaml' },
   { name: 'invoice-mailer', port: 8084, entry: 'services/invoice-mailer/main.ts', spec: 'specs/invoice-mailer.yaml' },
+  { name: 'console', port: 8085, entry: 'services/console/main.ts', spec: 'specs/console.yaml' },
   {
     name: 'acquiring-bank',
     port: 8090,

@@ -10,87 +10,9 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import amqplib, { type ConfirmChannel, type GetMessage } from 'amqplib';
-import { HEADERS, topologyNames } from '../../services/common/events/event-bus.js';
+import { listParked, replayParked } from '../../services/common/events/parked-events.js';
 
-export interface ParkedMessage {
-  messageId: string;
-  type: string;
-  parkedAt: string;
-  reason: string;
-  attempts: number;
-  body: string;
-}
-
-function describe(message: GetMessage): ParkedMessage {
-  const headers = message.properties.headers ?? {};
-  return {
-    messageId: String(message.properties.messageId ?? '(none)'),
-    type: String(message.properties.type ?? headers[HEADERS.routingKey] ?? '(unknown)'),
-    parkedAt: String(headers[HEADERS.parkedAt] ?? ''),
-    reason: String(headers[HEADERS.parkedReason] ?? ''),
-    attempts: Number(headers[HEADERS.attempt] ?? 1),
-    body: message.content.toString('utf8'),
-  };
-}
-
-/** Takes every parked message (unacknowledged), lets `decide` act on each, then returns the rest to the queue. */
-async function withParked(
-  url: string,
-  prefix: string,
-  service: string,
-  decide: (channel: ConfirmChannel, names: ReturnType<typeof topologyNames>, message: GetMessage) => Promise<'keep' | 'done'>,
-): Promise<ParkedMessage[]> {
-  const connection = await amqplib.connect(url);
-  connection.on('error', () => {});
-  const seen: ParkedMessage[] = [];
-  try {
-    const channel = await connection.createConfirmChannel();
-    channel.on('error', () => {}); // reported through the failed call below
-    const names = topologyNames(prefix, service, []);
-    try {
-      await channel.checkQueue(names.parking);
-    } catch (err) {
-      // 404: the queue was never declared (the service never consumed an event), so nothing was parked.
-      if ((err as { code?: unknown }).code === 404) return seen;
-      throw err;
-    }
-    const held: GetMessage[] = [];
-    for (;;) {
-      const message = await channel.get(names.parking, { noAck: false });
-      if (!message) break;
-      seen.push(describe(message));
-      if ((await decide(channel, names, message)) === 'keep') held.push(message);
-      else channel.ack(message);
-    }
-    await channel.waitForConfirms();
-    for (const message of held) channel.nack(message, false, true);
-    await channel.close();
-  } finally {
-    await connection.close();
-  }
-  return seen;
-}
-
-export function listParked(url: string, prefix: string, service: string): Promise<ParkedMessage[]> {
-  return withParked(url, prefix, service, async () => 'keep');
-}
-
-/** Sends the chosen parked messages back to the service's queue with a fresh attempt count. */
-export async function replayParked(url: string, prefix: string, service: string, id: string | 'all'): Promise<string[]> {
-  const replayed: string[] = [];
-  await withParked(url, prefix, service, async (channel, names, message) => {
-    if (id !== 'all' && message.properties.messageId !== id) return 'keep';
-    const headers = { ...message.properties.headers };
-    for (const header of [HEADERS.attempt, HEADERS.lastError, HEADERS.parkedAt, HEADERS.parkedReason]) delete headers[header];
-    await new Promise<void>((resolve, reject) =>
-      channel.sendToQueue(names.queue, message.content, { ...message.properties, headers, persistent: true }, (err) => (err ? reject(err) : resolve())),
-    );
-    replayed.push(String(message.properties.messageId));
-    return 'done';
-  });
-  return replayed;
-}
+export { type ParkedMessage, listParked, replayParked } from '../../services/common/events/parked-events.js';
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({

@@ -1,0 +1,2 @@
+import type { Route } from "../router";
+export const operatorRoutes: Route[] = [];
