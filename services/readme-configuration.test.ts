@@ -1,51 +1,12 @@
 // README.md's configuration tables against the code: every variable a service validates at start
-// (services/common/config.ts commonSpecs and each service's own loader) is in some table, and
-// every variable a table names is one the code reads. Each loader is run on an environment that
-// records which names are asked for, so a new variable is found without listing it here.
+// (services/common/config.ts commonSpecs and each service's own settings) is in some table, and
+// every variable a table names is one the code reads. services/configuration-variables.ts runs
+// each service's settings steps on an environment that records which names are asked for, so a
+// new variable is found without listing it here.
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
-import { loadBillingConfig } from './billing/billing-config.js';
-import { commonSpecs } from './common/config.js';
-import { mandateSealSpecs } from './common/sealed-values.js';
-import { loadMailerConfig } from './invoice-mailer/mailer-config.js';
-import { loadGatewayConfig } from './payment-gateway/gateway-config.js';
-import { parseVaultKeys } from './payment-gateway/payments/card-vault.js';
-import { loadBankConfig } from './simulators/acquiring-bank/bank-config.js';
-import { loadProviderConfig } from './simulators/voucher-provider/provider-config.js';
-import { loadVoucherConfig } from './voucher/voucher-config.js';
-
-/** The names `load` reads from its environment (an empty one: a loader that then refuses a missing value has still asked for every name). */
-function variablesRead(load: (env: NodeJS.ProcessEnv) => unknown): string[] {
-  const read = new Set<string>();
-  const env = new Proxy({} as NodeJS.ProcessEnv, {
-    get(_target, name) {
-      if (typeof name === 'string' && /^[A-Z][A-Z0-9_]*$/.test(name)) read.add(name);
-      return undefined;
-    },
-  });
-  try {
-    load(env);
-  } catch {
-    // Required values are missing on purpose: the names asked for are what counts.
-  }
-  return [...read];
-}
-
-/** What each service validates when it starts, beyond the common variables. */
-const SERVICE_VARIABLES: Record<string, string[]> = {
-  common: Object.keys(commonSpecs('any', 1)),
-  'payment-gateway': [
-    ...variablesRead(loadGatewayConfig),
-    ...variablesRead((env) => parseVaultKeys(env, { production: false })),
-    ...Object.keys(mandateSealSpecs()),
-  ],
-  contract: Object.keys(mandateSealSpecs()),
-  billing: variablesRead(loadBillingConfig),
-  voucher: variablesRead(loadVoucherConfig),
-  'invoice-mailer': variablesRead(loadMailerConfig),
-  'acquiring-bank': variablesRead(loadBankConfig),
-  'voucher-provider': variablesRead(loadProviderConfig),
-};
+import { SERVICE_SETTINGS, variablesUsedBy } from './configuration-variables.js';
+import { SERVICES } from './registry.js';
 
 /** Read by several services to refuse development keys in production; documented in prose, not a table. */
 const OUTSIDE_TABLES = new Set(['NODE_ENV']);
@@ -64,10 +25,17 @@ function readmeVariables(): Set<string> {
 
 describe('README.md configuration tables', () => {
   const documented = readmeVariables();
+  /** What each service validates at start (services/configuration-variables.ts): the common variables and its own. */
+  const SERVICE_VARIABLES: Record<string, string[]> = {};
+  before(async () => {
+    for (const service of Object.keys(SERVICE_SETTINGS)) SERVICE_VARIABLES[service] = [...(await variablesUsedBy(service))];
+  });
 
-  it('finds the variables of every loader (the recording environment works)', () => {
-    for (const [service, names] of Object.entries(SERVICE_VARIABLES)) expect(names, service).to.not.have.lengthOf(0);
-    expect(SERVICE_VARIABLES['payment-gateway']).to.include.members(['SIGNING_KEY', 'CARD_VAULT_KEY', 'MANDATE_SEAL_KEY']);
+  it('finds the variables of every service of the registry (the recording environment works)', () => {
+    expect(Object.keys(SERVICE_VARIABLES).sort(), 'services whose settings are known').to.deep.equal(SERVICES.map((s) => s.name).sort());
+    for (const [service, names] of Object.entries(SERVICE_VARIABLES)) expect(names, service).to.include.members(['PORT', 'MONGO_URL']);
+    expect(SERVICE_VARIABLES['payment-gateway']).to.include.members(['SIGNING_KEY', 'CARD_VAULT_KEY', 'MANDATE_SEAL_KEY', 'OPERATOR_PASSWORD']);
+    expect(SERVICE_VARIABLES.billing).to.include.members(['AUTH_JWKS_URL', 'BILLING_SCHEDULE']);
   });
 
   it('lists every variable a service validates at start', () => {
