@@ -1,9 +1,9 @@
 // The registry of services (services/registry.ts) against everything else that lists them:
-// each service's definition, docker-compose.yml, the README's table, the spec files.
+// each service's definition, the README's table, the spec files (docker-compose.yml:
+// services/compose.test.ts).
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { parse } from 'yaml';
 import type { ServiceDefinition } from './common/bootstrap.js';
 import { SERVICES, instancesOf } from './registry.js';
 
@@ -23,27 +23,6 @@ describe('Service registry', () => {
     const instances = SERVICES.flatMap(instancesOf);
     expect(new Set(instances.map((i) => i.name)).size, 'instance names').to.equal(instances.length);
     expect(new Set(instances.map((i) => i.port)).size, 'instance ports').to.equal(instances.length);
-  });
-
-  it('matches docker-compose.yml: one service per instance, its SERVICE, PORT, settings, published port and entry point', () => {
-    const compose = parse(read('docker-compose.yml'), { merge: true }) as {
-      services: Record<string, { environment?: Record<string, unknown>; ports?: string[]; command?: string[] }>;
-    };
-    const infrastructure = new Set(['mongodb', 'rabbitmq', 'mailpit']);
-    const listed = Object.keys(compose.services).filter((name) => !infrastructure.has(name));
-    expect(listed.sort()).to.deep.equal(SERVICES.flatMap((s) => instancesOf(s).map((i) => i.name)).sort());
-    for (const entry of SERVICES) {
-      for (const instance of instancesOf(entry)) {
-        const service = compose.services[instance.name]!;
-        expect(service.environment?.SERVICE, instance.name).to.equal(entry.name);
-        expect(Number(service.environment?.PORT), instance.name).to.equal(instance.port);
-        for (const [name, value] of Object.entries(instance.env)) expect(service.environment?.[name], `${instance.name} ${name}`).to.equal(value);
-        expect(service.ports, instance.name).to.deep.equal([`${instance.port}:${instance.port}`]);
-        // The image starts services/${SERVICE}/main.ts; a service elsewhere names its entry point.
-        if (entry.entry !== `services/${entry.name}/main.ts`) expect(service.command, instance.name).to.include(entry.entry);
-        else expect(service.command, instance.name).to.equal(undefined);
-      }
-    }
   });
 
   it("matches the README's table of services", () => {
