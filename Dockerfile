@@ -11,8 +11,9 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-# The web console's bundle (services/console/public/dist/).
-RUN if [ -f services/console/build.ts ]; then npx tsx services/console/build.ts; fi
+# The web console's pages, bundled into services/console/public/dist/ (the console serves them;
+# in production it does not build them itself: esbuild is a dev dependency).
+RUN npx tsx services/console/build.ts
 # Not the tests, nor the console's browser code (web/, bundled above). --target: import attributes
 # (`with { type: 'json' }`) are dropped below Node 20.10; 20.19 is package.json's engines floor.
 RUN npx esbuild $(find services generated -name '*.ts' ! -name '*.d.ts' ! -name '*.test.ts' ! -path '*/test-support/*' ! -path 'services/console/web/*') \

@@ -234,6 +234,18 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('addresses the other services by their compose name and their PORT', () => {
+    const ports = new Map(instances.map(({ instance }) => [instance.name, String(instance.port)]));
+    for (const { instance, service } of instances) {
+      for (const [name, value] of Object.entries(environmentOf(service))) {
+        for (const [address, host, port] of value.matchAll(/\bhttps?:\/\/([a-z0-9-]+)(?::(\d+))?/g)) {
+          if (!ports.has(host!)) continue;
+          expect(port ?? '80', `${instance.name} ${name}: ${address}`).to.equal(ports.get(host!));
+        }
+      }
+    }
+  });
+
   it('checks each service through its own /health/ready on its PORT (the healthcheck run against a stand-in server)', async () => {
     for (const { instance, service } of instances) {
       expect(service.healthcheck?.test, `${instance.name}'s healthcheck`).to.be.an('array').with.length.above(1);

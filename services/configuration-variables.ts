@@ -18,6 +18,8 @@ import type { ServiceDefinition } from './common/bootstrap.js';
 import { commonSpecs, jwksSource, loadConfig } from './common/config.js';
 import { createLogger } from './common/logger.js';
 import { mandateSealSpecs, mandateSealer } from './common/sealed-values.js';
+import { loadConsoleConfig } from './console/console-config.js';
+import { consoleService } from './console/main.js';
 import { contractService } from './contract/main.js';
 import { invoiceMailerService } from './invoice-mailer/main.js';
 import { loadMailerConfig } from './invoice-mailer/mailer-config.js';
@@ -115,6 +117,8 @@ export const SERVICE_SETTINGS: Readonly<Record<string, ServiceSettings>> = {
     ],
   },
   'invoice-mailer': { definition: invoiceMailerService, own: [(env) => loadMailerConfig(env)] },
+  // Where each API it passes /api/<service>/… to runs. (In production it serves the bundle the image built.)
+  console: { definition: consoleService, own: [(env) => loadConsoleConfig(env)] },
   'acquiring-bank': { definition: acquiringBankService, own: [(env) => loadBankConfig(env)] },
   'voucher-provider': { definition: voucherProviderService, own: [(env) => loadProviderConfig(env)] },
 };
