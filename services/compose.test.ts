@@ -330,6 +330,8 @@ describe('Dockerfile', () => {
     expect(runs(runtime).some((r) => /\bnpm (ci|install)\b/.test(r) && !/--omit[= ]dev/.test(r)), 'the image installs no dev dependency').to.equal(false);
     // services/ from the build stage: compiled, with the console's bundle.
     expect(copies.some((c) => /--from=build\s+\S*services\b/.test(c.args)), 'services/ copied from the build stage').to.equal(true);
+    // package.json's "type": "module" makes node load the compiled .js as ES modules.
+    expect(copies.some((c) => /\bpackage\.json\b/.test(c.args)), 'package.json copied into the image').to.equal(true);
     expect(runtime.instructions.filter((i) => i.keyword === 'USER').at(-1)?.args, 'runs as').to.equal('node');
   });
 });
