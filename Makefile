@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 NPX := npx --no-install
 
-.PHONY: help install generate postman check-generated lint typecheck test test-only run infra infra-down up down token bench parked replay-parked
+.PHONY: help install chromium generate postman check-generated lint typecheck test test-only run infra infra-down up down token bench parked replay-parked
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -40,7 +40,10 @@ infra: install ## Start FerretDB and RabbitMQ unless MONGO_URL / AMQP_URL point 
 infra-down: ## Stop the FerretDB that `make infra` started
 	bash tools/infra/down.sh
 
-test: check-generated lint typecheck infra ## Every check and every test (what CI runs)
+chromium: ## Install Debian's chromium for the console's browser tests, when missing
+	bash tools/testing/install-chromium.sh
+
+test: check-generated lint typecheck infra chromium ## Every check and every test (what CI runs)
 	$(NPX) mocha
 
 test-only: infra ## Only the mocha tests: all, or FILE=services/x/y.test.ts (several: FILE="a b"); ARGS="--grep Contract"
@@ -64,15 +67,8 @@ down: ## Stop and remove what make up started (volumes are kept)
 token: install ## Print a dev bearer token: make token ROLE=operator|customer|merchant SUBJECT=…
 	@$(NPX) tsx tools/dev/token.ts
 
-bench: infra ## Benchmarks (not tests): prints figures and writes docs/benchmarks.md
-	$(NPX) tsx tools/bench/run.ts
-	$(NPX) tsx tools/bench/events.ts
-	$(NPX) tsx tools/bench/gateway.ts
-	$(NPX) tsx tools/bench/scale.ts
-	$(NPX) tsx tools/bench/payments.ts
-	$(NPX) tsx tools/bench/floor.ts
-	$(NPX) tsx tools/bench/billing.ts
-	$(NPX) tsx tools/bench/voucher.ts
+bench: infra ## Benchmarks (not tests): every scenario in one run, then rewrites docs/benchmarks.md and docs/benchmarks-scale.svg (ARGS="--only scale", "--quick")
+	$(NPX) tsx tools/bench/all.ts $(ARGS)
 
 parked: install ## List parked events of a service: make parked SERVICE=billing [ID=<message id>]
 	@$(NPX) tsx tools/ops/parked-events.ts $(if $(ID),show --id $(ID),list) --service $(SERVICE)

@@ -6,6 +6,7 @@
 import type { Runner } from 'mocha';
 import { formatCoverageReport, hasCoverageData } from './coverage.js';
 import { recordRunScope } from './run-scope.js';
+import { stopPlatform } from '../testing/platform.js';
 
 /** mocha calls global setup fixtures with its runner as `this`. */
 export function mochaGlobalSetup(this: Runner): void {
@@ -13,7 +14,9 @@ export function mochaGlobalSetup(this: Runner): void {
 }
 
 export const mochaHooks = {
-  afterAll(): void {
+  async afterAll(): Promise<void> {
     if (hasCoverageData()) console.log(formatCoverageReport());
+    // The whole platform, when a test file started it (tools/testing/platform.ts).
+    await stopPlatform();
   },
 };

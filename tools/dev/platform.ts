@@ -4,13 +4,38 @@
 // dev key in .data/dev-keys (print one with `make token`). Ctrl-C stops everything gracefully.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { CONSOLE_APIS, upstreamVariable } from '../../services/console/console-config.js';
 import { SERVICES, instancesOf } from '../../services/registry.js';
 import { devSigningKey } from './dev-keys.js';
 
 /** The local platform's first operator (README); set OPERATOR_EMAIL / OPERATOR_PASSWORD to choose another. */
 const LOCAL_OPERATOR = { OPERATOR_EMAIL: 'operator@payspec.local', OPERATOR_PASSWORD: 'local-operator-password' };
-/** Every service verifies tokens against the issuer's JWKS, as in production. */
-const ISSUER_JWKS_URL = 'http://127.0.0.1:8080/.well-known/jwks.json';
+const offset = Number(process.env.PLATFORM_PORT_OFFSET ?? 0);
+if (!Number.isInteger(offset) || offset < 0 || offset > 50_000) throw new Error(`PLATFORM_PORT_OFFSET: a whole number from 0 to 50000, not ${process.env.PLATFORM_PORT_OFFSET}`);
+const urlOf = (name: string) => {
+  const instance = SERVICES.flatMap(instancesOf).find((i) => i.name === name);
+  if (!instance) throw new Error(`no service ${name} in services/registry.ts`);
+  return `http://127.0.0.1:${instance.port + offset}`;
+};
+
+/** How the services reach each other (each one's defaults name the same addresses without an offset). */
+const WIRING: Record<string, Record<string, string>> = {
+  // Every service but the issuer verifies tokens against the issuer's JWKS, as in production.
+  common: { AUTH_JWKS_URL: `${urlOf('payment-gateway')}/.well-known/jwks.json` },
+  'payment-gateway': {
+    // The banks call the gateway back when a pending charge settles.
+    PAYMENTS_CALLBACK_BASE_URL: urlOf('payment-gateway'),
+    ACQUIRING_BANKS: instancesOf(SERVICES.find((s) => s.name === 'acquiring-bank')!)
+      .map((bank) => `${bank.name}=${urlOf(bank.name)}`)
+      .join(','),
+  },
+  voucher: {
+    IDENTITY_URL: urlOf('payment-gateway'),
+    VOUCHER_PROVIDER_URL: urlOf('voucher-provider'),
+    VOUCHER_PROVIDER_CALLBACK_URL: `${urlOf('voucher')}/provider-callbacks`,
+  },
+  console: Object.fromEntries(CONSOLE_APIS.map((api) => [upstreamVariable(api), urlOf(api)])),
+};
 
 const signingKey = await devSigningKey();
 const children = new Map<string, ChildProcess>();
@@ -20,14 +45,12 @@ const processes = SERVICES.flatMap((svc) => instancesOf(svc).map((instance) => (
 for (const { svc, instance } of processes) {
   const child = spawn(process.execPath, ['--import', 'tsx', svc.entry], {
     env: {
-      PORT: String(instance.port),
       // Locally every answer is checked against the spec too: a drift shows up as a 500 at once.
       VALIDATE_RESPONSES: 'true',
-      ...(svc.name === 'payment-gateway'
-        ? // The banks call the gateway back when a pending charge settles.
-          { SIGNING_KEY: signingKey, ...LOCAL_OPERATOR, PAYMENTS_CALLBACK_BASE_URL: `http://127.0.0.1:${instance.port}` }
-        : { AUTH_JWKS_URL: ISSUER_JWKS_URL }),
+      ...(svc.name === 'payment-gateway' ? { SIGNING_KEY: signingKey, ...LOCAL_OPERATOR } : WIRING.common),
+      ...WIRING[svc.name],
       ...process.env,
+      PORT: String(instance.port + offset),
       // PLATFORM_DB_PREFIX: every service on databases of its own run (tests of the whole platform).
       ...(process.env.PLATFORM_DB_PREFIX ? { MONGO_DB: `${process.env.PLATFORM_DB_PREFIX}_${svc.name.replace(/-/g, '_')}` } : {}),
       // What makes the instance itself (which bank it is) is not overridden by the environment.
@@ -60,8 +83,10 @@ process.on('SIGTERM', () => stop());
 console.log(`
 Payspec is starting:
 ${processes
-  .map(({ svc, instance }) => `  ${(instance.name === svc.name ? svc.name : `${instance.name} (${svc.name})`).padEnd(31)} http://127.0.0.1:${instance.port}   docs: http://127.0.0.1:${instance.port}/docs`)
+  .map(({ svc, instance }) => `  ${(instance.name === svc.name ? svc.name : `${instance.name} (${svc.name})`).padEnd(31)} ${urlOf(instance.name)}   docs: ${urlOf(instance.name)}/docs`)
   .join('\n')}
+
+The console (sign in as ${process.env.OPERATOR_EMAIL ?? LOCAL_OPERATOR.OPERATOR_EMAIL}, or sign up):  ${urlOf('console')}
 
 Get a token to call them with:  export TOKEN=$(make -s token ROLE=operator)
 The acquiring banks take the key in X-Api-Key instead:  -H 'x-api-key: dev-bank-key'

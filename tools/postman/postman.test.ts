@@ -1,22 +1,18 @@
 // The Postman collection: current with the specs, loadable by Postman's own SDK, and green against
-// the whole platform started the way `make run` starts it (tools/dev/platform.ts), run by newman
-// in-process. The platform uses the default ports (the collection's environment names them), its own
-// AMQP prefix, and the voucher provider ten times faster than real time.
-import { type ChildProcess, spawn } from 'node:child_process';
+// the whole platform started the way `make run` starts it (tools/testing/platform.ts), run by
+// newman in-process. The environment's service URLs are pointed at the test platform's ports.
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import newman from 'newman';
 import { Collection } from 'postman-collection';
 import { SERVICES, instancesOf } from '../../services/registry.js';
-import { deleteTopology, withMongo } from '../testing/service-harness.js';
-import { eventually } from '../testing/wait.js';
+import { type Platform, platform } from '../testing/platform.js';
 import { COLLECTION_FILE, ENVIRONMENT_FILE, buildCollection } from './build.js';
+import { baseUrlVariable } from './postman-items.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-const ports = SERVICES.flatMap((svc) => instancesOf(svc).map((i) => i.port));
+/** Each service instance's URL variable in the environment. */
+const environmentUrls = () => SERVICES.flatMap((svc) => instancesOf(svc).map((i) => ({ key: baseUrlVariable(i.name), service: i.name })));
 
 describe('Postman collection', function () {
   this.timeout(180_000);
@@ -45,55 +41,25 @@ describe('Postman collection', function () {
   });
 
   describe('run by newman against the whole platform', () => {
-    let platform: ChildProcess | undefined;
-    let output = '';
-    const runPrefix = `postman${process.pid}${Date.now()}`;
+    let running: Platform;
 
-    before(async function () {
-      const busy = (await Promise.all(ports.map((port) => fetch(`http://127.0.0.1:${port}/health/live`).then(() => port, () => undefined)))).filter(Boolean);
-      if (busy.length > 0) throw new Error(`ports ${busy.join(', ')} are in use (is make run going?): the collection's environment needs them free`);
-      platform = spawn(process.execPath, ['--import', 'tsx', 'tools/dev/platform.ts'], {
-        cwd: root,
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: {
-          ...process.env,
-          AMQP_PREFIX: runPrefix,
-          // Databases of this run's own, dropped after: the scenario's billing run is once per period and database.
-          PLATFORM_DB_PREFIX: runPrefix,
-          BILLING_SCHEDULE: 'off',
-          PROVIDER_TIME_SCALE: '0.1',
-          LOG_LEVEL: 'warn',
-        },
-      });
-      platform.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-      platform.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-      const ready = async () => {
-        if (platform!.exitCode !== null) return `stopped:\n${output.slice(-3000)}`;
-        const answers = await Promise.all(ports.map((port) => fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.ok, () => false)));
-        return answers.every(Boolean) ? 'ready' : 'starting';
-      };
-      expect(await eventually(ready, (state) => state !== 'starting', 'the platform', 90_000, 250)).to.equal('ready');
-    });
-
-    after(async () => {
-      if (platform && platform.exitCode === null) {
-        const stopped = new Promise((ok) => platform!.once('exit', ok));
-        process.kill(-platform.pid!, 'SIGTERM');
-        await Promise.race([stopped, new Promise((ok) => setTimeout(ok, 20_000))]);
-        if (platform.exitCode === null) process.kill(-platform.pid!, 'SIGKILL');
-      }
-      // The run's databases and queues go with it.
-      await withMongo(async (client) => {
-        const { databases } = await client.db('admin').admin().listDatabases({ nameOnly: true });
-        for (const { name } of databases.filter((db) => db.name.startsWith(`${runPrefix}_`))) await client.db(name).dropDatabase();
-      });
-      for (const svc of SERVICES) await deleteTopology(runPrefix, svc.name, [1_000, 5_000, 30_000]).catch(() => undefined); // the platform's default retry delays
+    before(async () => {
+      running = await platform();
     });
 
     it('runs every request of the collection with every test passing', async () => {
       const summary = await new Promise<newman.NewmanRunSummary>((ok, fail) =>
-        newman.run({ collection: readJson(COLLECTION_FILE) as never, environment: readJson(ENVIRONMENT_FILE) as never, reporters: ['cli'], timeoutRequest: 30_000 }, (err, s) => (err ? fail(err) : ok(s))),
+        newman.run(
+          {
+            collection: readJson(COLLECTION_FILE) as never,
+            environment: readJson(ENVIRONMENT_FILE) as never,
+            // The environment names the services' default ports; the test platform runs on its own.
+            envVar: environmentUrls().map(({ key, service }) => ({ key, value: running.url(service) })),
+            reporters: ['cli'],
+            timeoutRequest: 30_000,
+          },
+          (err, s) => (err ? fail(err) : ok(s)),
+        ),
       );
       const failures = summary.run.failures.map((f) => `${f.source?.name ?? '?'}: ${f.error.message}`);
       expect(failures, failures.join('\n')).to.deep.equal([]);

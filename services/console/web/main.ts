@@ -64,6 +64,8 @@ async function render(): Promise<void> {
 function show(content: HTMLElement): void {
   view.replaceChildren(content);
   view.removeAttribute('aria-busy');
+  // Which address the page shown belongs to (tests wait for it after navigating).
+  view.dataset.rendered = location.hash;
   content.querySelector<HTMLElement>('h1')?.focus();
   document.title = `${content.querySelector('h1')?.textContent ?? 'Payspec'} · Payspec console`;
 }
