@@ -11,8 +11,8 @@ import { deleteTopology, withMongo } from './service-harness.js';
 import { eventually } from './wait.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-/** 8080 → 9080 and so on. */
-export const PORT_OFFSET = 1_000;
+/** 8080 → 9080 and so on; TEST_PLATFORM_PORT_OFFSET chooses another (two test runs at once). */
+export const PORT_OFFSET = Number(process.env.TEST_PLATFORM_PORT_OFFSET ?? 1_000);
 /** The local platform's operator account (tools/dev/platform.ts). */
 export const OPERATOR = { email: 'operator@payspec.local', password: 'local-operator-password' };
 
