@@ -23,6 +23,9 @@ const WIRING: Record<string, Record<string, string>> = {
   // Every service but the issuer verifies tokens against the issuer's JWKS, as in production.
   common: { AUTH_JWKS_URL: `${urlOf('payment-gateway')}/.well-known/jwks.json` },
   'payment-gateway': {
+    // The console passes the browser's address on in X-Forwarded-For: its sign-in and sign-up
+    // limits count each browser, not the console.
+    TRUST_PROXY: 'loopback',
     // The banks call the gateway back when a pending charge settles.
     PAYMENTS_CALLBACK_BASE_URL: urlOf('payment-gateway'),
     ACQUIRING_BANKS: instancesOf(SERVICES.find((s) => s.name === 'acquiring-bank')!)
