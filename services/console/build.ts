@@ -3,7 +3,8 @@
 // console service runs it as it starts (main.ts), so a changed page shows after a restart.
 //
 //   npx tsx services/console/build.ts
-import { resolve } from 'node:path';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -13,7 +14,7 @@ export const BUNDLE = resolve(PUBLIC_DIR, 'dist/console.js');
 export async function buildConsole(): Promise<void> {
   // esbuild is a build tool (a devDependency): imported only when building.
   const { build } = await import('esbuild');
-  await build({
+  const { outputFiles } = await build({
     entryPoints: [resolve(here, 'web/main.ts')],
     outfile: BUNDLE,
     bundle: true,
@@ -24,7 +25,16 @@ export async function buildConsole(): Promise<void> {
     sourcemap: 'linked',
     legalComments: 'none',
     logLevel: 'warning',
+    write: false,
   });
+  // Each file whole or not at all: a console starting while another serves the bundle (two test
+  // platforms, a restart) never serves half a file.
+  for (const file of outputFiles) {
+    mkdirSync(dirname(file.path), { recursive: true });
+    const partial = `${file.path}.${process.pid}.tmp`;
+    writeFileSync(partial, file.contents);
+    renameSync(partial, file.path);
+  }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

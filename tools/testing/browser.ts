@@ -31,7 +31,7 @@ export interface ConsolePage {
   errors: string[];
   /** Waits until the page for the current address is shown (the shell marks what it rendered). */
   settled(): Promise<void>;
-  /** Screenshot (full page) to .data/screenshots/<journey>-<step>.png and an axe check; returns the serious or critical violations. */
+  /** Screenshot (full page) to .data/screenshots/<journey>-<step>.png, an axe check and a width check; returns the serious or critical violations, and a page wider than the screen. */
   capture(step: string): Promise<string[]>;
   /** For an afterEach: a screenshot of the page as a failed test left it (.data/screenshots/<journey>-failed-….png). */
   afterFailure(test: Mocha.Test | undefined): Promise<void>;
@@ -61,9 +61,17 @@ export async function openConsole(browser: Browser, baseUrl: string, journey: st
       const name = `${journey}-${String(++shots).padStart(2, '0')}-${step}`.replace(/[^a-z0-9-]+/gi, '-');
       await page.screenshot({ path: resolve(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
       const { violations } = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
-      return violations
-        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-        .map((v) => `${step}: ${v.id} (${v.impact}) ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+      // Nothing may make the page itself scroll sideways (wide tables scroll inside their own box).
+      const widths = await page.evaluate(() => {
+        const { document, innerWidth } = globalThis as unknown as { document: { documentElement: { scrollWidth: number } }; innerWidth: number };
+        return { page: document.documentElement.scrollWidth, screen: innerWidth };
+      });
+      return [
+        ...violations
+          .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+          .map((v) => `${step}: ${v.id} (${v.impact}) ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`),
+        ...(widths.page > widths.screen ? [`${step}: the page is ${widths.page}px wide on a ${widths.screen}px screen`] : []),
+      ];
     },
     async afterFailure(test) {
       if (test?.state !== 'failed') return;
