@@ -5,15 +5,16 @@
 //      to the run completed, and the billing process's peak resident memory.
 //
 //   npx tsx tools/bench/billing.ts [--duration 10] [--connections 50] [--warmup 2] [--timeout 30]
+//                                  [--contracts 1000] [--stored-for-post 10000] [--stored-for-run 100000]
 //
 // Billing runs in its own process (production settings) on a fresh `bench_*` database and AMQP
 // prefix. Its 1,000 contracts arrive as contract.subscribed events, published as the contract
 // service would; the stored operations are inserted directly (insertMany, 1,000 at a time) as
-// billing stores them, with their ledger entries. It prints the figures, rewrites its section of
-// docs/benchmarks.md and cleans up (servers, exchanges and queues, database), also on failure.
+// billing stores them, with their ledger entries. It cleans up (servers, exchanges and queues,
+// database), also on failure. Part of `make bench`; run alone, it prints its section of
+// docs/benchmarks.md.
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type autocannon from 'autocannon';
 import type { Db } from 'mongodb';
@@ -26,24 +27,48 @@ import { periodOf } from '../../services/billing/billing-domain.js';
 import { orders, sealed, snapshot } from '../../services/billing/test-support/fixtures.js';
 import { deleteTopology } from '../testing/service-harness.js';
 import { createTokenIssuer } from '../testing/tokens.js';
-import { Cleanup, type LoadOptions, type RouteResult, formatTable, loadRoute, localDatabaseProcess, log, openBenchDatabase, parseLoadOptions, ratio, reportFailures, startBenchService, startServer } from './harness.js';
-import { machineDetails, writeDocSection } from './report.js';
+import { Cleanup, type LoadOptions, type RouteResult, amqpUrl, formatTable, loadRoute, localDatabaseProcess, log, openBenchDatabase, parseBenchOptions, startBenchService, startServer } from './harness.js';
+import type { DatabaseInfo } from './report.js';
+import { type Scenario, rowsAgainstFirst } from './results.js';
+import { isMain, runAlone } from './scenarios.js';
 
 const SCRIPT = 'tools/bench/billing.ts';
-const CONTRACTS = 1_000;
-const STORED_FOR_POST = 10_000;
-const STORED_FOR_RUN = 100_000;
 /** Contracts the POST load spreads over (each a ledger of its own). */
-const LOAD_CONTRACTS = 50;
-const SEED_BATCH = 1_000;
-const TARGET = { postVsBaseline: 0.05, runSeconds: 60, runRssMb: 250 };
+export const LOAD_CONTRACTS = 50;
+export const SEED_BATCH = 1_000;
+/** The issue's targets (issue 10). */
+export const TARGET = { postVsBaseline: 0.05, runSeconds: 60, runRssMb: 250 };
+export interface BillingOptions {
+  load: LoadOptions;
+  /** Contracts billing knows (received as contract.subscribed events). */
+  contracts: number;
+  /** Operations stored while the routes are loaded, and when the billing run starts. */
+  storedForPost: number;
+  storedForRun: number;
+}
 
-async function main(): Promise<void> {
-  const loadBefore = os.loadavg()[0] ?? 0;
+/** The issue's sizes: the routes with 10,000 operations stored, the run over 100,000 of 1,000 contracts. */
+export const BILLING_DEFAULTS: BillingOptions = { load: { duration: 10, connections: 50, warmup: 2, timeout: 30 }, contracts: 1_000, storedForPost: 10_000, storedForRun: 100_000 };
+export const BILLING_ROUTE = { post: 'POST /operations', get: 'GET /operations/{id}', outstanding: 'GET /contracts/{id}/outstanding' } as const;
+
+export interface BillingDetails {
+  options: BillingOptions;
+  database: DatabaseInfo;
+  /** Seconds billing took to handle the CONTRACTS contract.subscribed events. */
+  eventsSeconds: number;
+  /** Authorized operations of the period when the run started. */
+  invoiceable: number;
+  run: { seconds: number; invoicesIssued: number; operationsInvoiced: number };
+  /** The run's billing process: resident MB before the run, the peak sampled every 250 ms, and its VmHWM. */
+  rssBeforeMb: number;
+  peakSampledMb: number;
+  hwmMb: number;
+}
+
+export async function runBilling(options: BillingOptions): Promise<Scenario<BillingDetails>> {
+  const { load, contracts: CONTRACTS, storedForPost: STORED_FOR_POST, storedForRun: STORED_FOR_RUN } = options;
   const cleanup = new Cleanup();
-  cleanup.runOnSignals();
   try {
-    const load: LoadOptions = parseLoadOptions(SCRIPT);
     const db = await openBenchDatabase(cleanup);
     const billingDb = db.mongo.db(db.dbName);
     const databaseProcess = localDatabaseProcess(db.mongoUrl);
@@ -58,13 +83,14 @@ async function main(): Promise<void> {
 
     // Contracts: as the contract service announces them.
     const contracts = Array.from({ length: CONTRACTS }, (_, i) => snapshot({ creditLimit: 1_000_000_000_000, customer: { id: `cust-${i}`, name: `Customer ${i}`, billingEmail: `billing-${i}@example.com`, userId: newId('usr') } }));
-    const producer = new EventBus({ url: process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672', prefix: db.dbName, service: 'contract', log: pino({ level: 'silent' }) });
+    const producer = new EventBus({ url: amqpUrl(), prefix: db.dbName, service: 'contract', log: pino({ level: 'silent' }) });
     const mandateIbanSealed = await sealed();
     const eventsStarted = Date.now();
     await Promise.all(contracts.map((c) => producer.publish('contract.subscribed', { contractId: c.id, version: 1, at: c.createdAt, actor: 'op-bench', contract: c, mandateIbanSealed }, { id: logKey(c.id, 1), correlationId: c.id })));
     await producer.close();
     await waitFor(async () => (await billingDb.collection('ledger_heads').countDocuments()) >= CONTRACTS, 'contracts in the read model', 120_000);
-    log(`${CONTRACTS} contract.subscribed events handled in ${((Date.now() - eventsStarted) / 1000).toFixed(1)} s`);
+    const eventsSeconds = (Date.now() - eventsStarted) / 1000;
+    log(`${CONTRACTS} contract.subscribed events handled in ${eventsSeconds.toFixed(1)} s`);
 
     // 10,000 operations stored, then the routes.
     const period = periodOf(new Date());
@@ -76,7 +102,7 @@ async function main(): Promise<void> {
     const routes = [
       { name: 'baseline GET /hello', server: baseline, method: 'GET' as const, path: '/hello' },
       {
-        name: 'POST /operations',
+        name: BILLING_ROUTE.post,
         server: billing,
         method: 'POST' as const,
         path: '/operations',
@@ -86,14 +112,12 @@ async function main(): Promise<void> {
           return { ...request, headers: { ...auth, 'idempotency-key': randomUUID() }, body: JSON.stringify({ contractId: contract.id, type: 'purchase', currency: 'EUR', orders: orders(1_000) }) };
         },
       },
-      { name: 'GET /operations/{id}', server: billing, method: 'GET' as const, path: `/operations/${someOperation!._id}`, headers: auth },
-      { name: 'GET /contracts/{id}/outstanding', server: billing, method: 'GET' as const, path: `/contracts/${contracts[0]!.id}/outstanding`, headers: auth },
+      { name: BILLING_ROUTE.get, server: billing, method: 'GET' as const, path: `/operations/${someOperation!._id}`, headers: auth },
+      { name: BILLING_ROUTE.outstanding, server: billing, method: 'GET' as const, path: `/contracts/${contracts[0]!.id}/outstanding`, headers: auth },
     ];
     const results: RouteResult[] = [];
     for (const route of routes) results.push(await loadRoute({ ...route, ...(databaseProcess ? { databasePid: databaseProcess.pid } : {}) }, load));
-    const table = formatTable(results, { database: databaseProcess !== undefined });
-    console.log(`\n${table}\n`);
-    if (reportFailures(results).length > 0) throw new Error('requests failed: figures not meaningful; docs/benchmarks.md left unchanged');
+    console.error(`\n${formatTable(results, { database: databaseProcess !== undefined, machine: true })}\n`);
 
     // The billing run over 100,000 operations.
     await seeder.grow(STORED_FOR_RUN, { withLedger: false });
@@ -120,32 +144,20 @@ async function main(): Promise<void> {
     const hwm = hwmMb(runner.pid);
     log(`run: ${runSeconds.toFixed(1)} s, ${run!.invoicesIssued} invoices, ${run!.operationsInvoiced} operations; RSS ${rssBefore} MB before, peak sampled ${peakRss} MB, VmHWM ${hwm} MB`);
 
-    const post = results[1]!;
-    const lines = [
-      '## Billing',
-      '',
-      `Written by \`make bench\` (\`npx tsx ${SCRIPT}\`; flags \`--duration N --connections N --warmup N --timeout N\`). Do not edit between the markers: the next run replaces it.`,
-      '',
-      `- Date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
-      ...machineDetails(loadBefore),
-      `- Database: FerretDB/MongoDB at \`${db.database.description}\`, a fresh \`bench_*\` database; ${CONTRACTS} contracts received as \`contract.subscribed\` events`,
-      `- Load: autocannon, ${load.connections} connections, ${load.duration} s per route after a ${load.warmup} s warm-up, one route at a time; billing at \`LOG_LEVEL=warn\`, \`VALIDATE_RESPONSES=false\`, ES256 operator token on every request`,
-      '',
-      `HTTP with ${STORED_FOR_POST.toLocaleString('en-US')} operations stored (POST: purchases over ${LOAD_CONTRACTS} contracts, a new \`Idempotency-Key\` each):`,
-      '',
-      table,
-      '',
-      `Billing run over ${invoiceable.toLocaleString('en-US')} authorized operations of ${CONTRACTS.toLocaleString('en-US')} contracts (one pass sorted by contract, batches of 1,000): **${runSeconds.toFixed(1)} s** from the POST to the run completed, ${run!.invoicesIssued.toLocaleString('en-US')} invoices, ${run!.operationsInvoiced.toLocaleString('en-US')} operations invoiced; the billing process started for the run (no HTTP load before it) resident ${rssBefore} MB before, **${Math.max(peakRss, hwm)} MB** at its peak (its VmHWM since start; ${peakRss} MB sampled every 250 ms during the run).`,
-      '',
-      `Targets (issue 10): POST /operations ≥ ${TARGET.postVsBaseline}× bare Express — ${ratio(post.reqPerSec, results[0]!.reqPerSec)} (${post.reqPerSec >= TARGET.postVsBaseline * results[0]!.reqPerSec ? 'met' : 'NOT met'}); run ≤ ${TARGET.runSeconds} s — ${runSeconds <= TARGET.runSeconds ? 'met' : 'NOT met'}; peak RSS ≤ ${TARGET.runRssMb} MB — ${Math.max(peakRss, hwm) <= TARGET.runRssMb ? 'met' : 'NOT met'}.`,
-    ];
-    const section = lines.join('\n');
-    console.log(section);
-    writeDocSection('billing', section);
-    log('wrote docs/benchmarks.md');
-  } catch (err) {
-    console.error(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    process.exitCode = 1;
+    return {
+      rows: rowsAgainstFirst(results),
+      details: {
+        options,
+        database: db.database,
+        eventsSeconds,
+        invoiceable,
+        run: { seconds: runSeconds, invoicesIssued: run!.invoicesIssued, operationsInvoiced: run!.operationsInvoiced },
+        rssBeforeMb: rssBefore,
+        peakSampledMb: peakRss,
+        hwmMb: hwm,
+      },
+      command: `npx tsx ${SCRIPT} --duration ${load.duration} --connections ${load.connections} --warmup ${load.warmup} --timeout ${load.timeout} --contracts ${CONTRACTS} --stored-for-post ${STORED_FOR_POST} --stored-for-run ${STORED_FOR_RUN}`,
+    };
   } finally {
     await cleanup.run();
   }
@@ -214,4 +226,12 @@ const procStatus = (pid: number | undefined, field: string) => {
 const rssMb = (pid: number | undefined) => procStatus(pid, 'VmRSS');
 const hwmMb = (pid: number | undefined) => procStatus(pid, 'VmHWM');
 
-await main();
+if (isMain(import.meta.url)) {
+  const d = BILLING_DEFAULTS;
+  const { load, extra } = parseBenchOptions(SCRIPT, d.load, {
+    contracts: { default: String(d.contracts), meta: 'n' },
+    'stored-for-post': { default: String(d.storedForPost), meta: 'n' },
+    'stored-for-run': { default: String(d.storedForRun), meta: 'n' },
+  });
+  void runAlone('billing', () => runBilling({ load, contracts: Number(extra.contracts), storedForPost: Number(extra['stored-for-post']), storedForRun: Number(extra['stored-for-run']) }));
+}

@@ -1,28 +1,51 @@
-// make bench (events part): how many events per second flow end to end through the bus —
-// publish with confirms → consume → inbox check and write → ack — for 10,000 events, next to
-// the broker's own rate for the same messages (plain amqplib publish with confirms, no
-// validation, no consumer). Not a test: it prints figures and writes docs/benchmarks.md.
+// Events end to end through the bus (part of `make bench`): how many events per second flow
+// publish with confirms → consume → inbox check and write → ack, next to the broker's own rate
+// for the same messages (plain amqplib publish with confirms, no validation, no consumer) and to
+// bare Express's req/s measured in the same run.
 //
-//   npx tsx tools/bench/events.ts [--events N]
-import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
+//   npx tsx tools/bench/events.ts [--events 10000] [--duration 5] [--connections 50] [--warmup 1] [--timeout 30]
+//
+// The load flags are the baseline's. It deletes its queues, exchange and inbox database at the
+// end (also on failure and Ctrl-C). Run alone, it prints its section of docs/benchmarks.md.
 import amqplib from 'amqplib';
-import { MongoClient } from 'mongodb';
 import { pino } from 'pino';
 import type { EventPayloads } from '../../generated/events/types.js';
 import { DEFAULT_PREFETCH, EventBus } from '../../services/common/events/event-bus.js';
 import { Inbox } from '../../services/common/events/inbox.js';
 import { deleteTopology } from '../testing/service-harness.js';
-import { describeDatabase, machineDetails, writeDocSection } from './report.js';
 import { UNOPENABLE_SEALED_IBAN } from '../../services/common/events/test-support/fixtures.js';
+import { Cleanup, type LoadOptions, amqpUrl, loadRoute, log, openBenchDatabase, parseBenchOptions, startServer } from './harness.js';
+import type { DatabaseInfo } from './report.js';
+import { BASELINE_ROUTE, type Row, type Scenario, toRow } from './results.js';
+import { isMain, runAlone } from './scenarios.js';
 
-const { values } = parseArgs({ options: { events: { type: 'string', default: '10000' } } });
-const COUNT = Number(values.events);
-const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-const MONGO_URL = process.env.MONGO_URL ?? `mongodb://127.0.0.1:${process.env.FERRETDB_PORT ?? 27017}`;
-const RUN = `bench_${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+const SCRIPT = 'tools/bench/events.ts';
 const RETRIES = [1_000];
-const log = pino({ level: 'silent' });
+/** Events not handled this long after the last publish count as errors. */
+const HANDLE_TIMEOUT_MS = 120_000;
+const silent = pino({ level: 'silent' });
+
+export const EVENTS_ROWS = {
+  broker: 'broker alone: amqplib publish + confirm',
+  publish: 'bus publish (validate + confirm)',
+  endToEnd: 'bus end to end (publish → consume → inbox → ack)',
+} as const;
+
+export interface EventsOptions {
+  events: number;
+  /** The baseline's load. */
+  load: LoadOptions;
+}
+
+export interface EventsDetails {
+  events: number;
+  load: LoadOptions;
+  amqpHost: string;
+  prefetch: number;
+  database: DatabaseInfo;
+  /** The broker's own publish rate, events/s: the other yardstick. */
+  brokerRate: number;
+}
 
 function payload(i: number): EventPayloads['contract.subscribed'] {
   const at = new Date().toISOString();
@@ -50,91 +73,88 @@ function payload(i: number): EventPayloads['contract.subscribed'] {
 }
 
 /** The broker alone: raw publishes with confirms to a queue nobody consumes. */
-async function brokerPublishRate(): Promise<number> {
-  const connection = await amqplib.connect(AMQP_URL);
-  const channel = await connection.createConfirmChannel();
-  const queue = `${RUN}.raw`;
-  await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
-  const body = Buffer.from(JSON.stringify({ data: payload(0) }));
-  const started = performance.now();
-  for (let i = 0; i < COUNT; i++) {
-    if (!channel.sendToQueue(queue, body, { persistent: true })) await new Promise((resolve) => channel.once('drain', resolve));
+async function brokerPublishRate(prefix: string, count: number): Promise<number> {
+  const connection = await amqplib.connect(amqpUrl());
+  try {
+    const channel = await connection.createConfirmChannel();
+    const queue = `${prefix}.raw`;
+    await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    try {
+      const body = Buffer.from(JSON.stringify({ data: payload(0) }));
+      const started = performance.now();
+      for (let i = 0; i < count; i++) {
+        if (!channel.sendToQueue(queue, body, { persistent: true })) await new Promise((resolve) => channel.once('drain', resolve));
+      }
+      await channel.waitForConfirms();
+      return count / ((performance.now() - started) / 1000);
+    } finally {
+      await channel.deleteQueue(queue);
+    }
+  } finally {
+    await connection.close();
   }
-  await channel.waitForConfirms();
-  const seconds = (performance.now() - started) / 1000;
-  await channel.deleteQueue(queue);
-  await connection.close();
-  return COUNT / seconds;
 }
 
-async function main(): Promise<void> {
-  const loadBefore = machineDetails();
-  const mongo = await new MongoClient(MONGO_URL).connect();
-  const consumer = new EventBus({ url: AMQP_URL, prefix: RUN, service: 'bench-consumer', log, inbox: new Inbox(mongo.db(RUN)), retryDelaysMs: RETRIES });
-  const publisher = new EventBus({ url: AMQP_URL, prefix: RUN, service: 'bench-publisher', log });
+export async function runEvents({ events: count, load }: EventsOptions): Promise<Scenario<EventsDetails>> {
+  const cleanup = new Cleanup();
   try {
+    const db = await openBenchDatabase(cleanup);
+    const prefix = db.dbName;
+    const baselineServer = await startServer('baseline', 'tools/bench/baseline-server.ts', {}, '/hello');
+    cleanup.add(() => baselineServer.stop());
+    const baselineResult = await loadRoute({ name: BASELINE_ROUTE, server: baselineServer, method: 'GET', path: '/hello' }, load);
+    await baselineServer.stop();
+    const baseline = baselineResult.reqPerSec;
+
+    cleanup.add(() => deleteTopology(prefix, 'bench-consumer', RETRIES));
+    const consumer = new EventBus({ url: amqpUrl(), prefix, service: 'bench-consumer', log: silent, inbox: new Inbox(db.mongo.db(prefix)), retryDelaysMs: RETRIES });
+    cleanup.add(() => consumer.close());
+    const publisher = new EventBus({ url: amqpUrl(), prefix, service: 'bench-publisher', log: silent });
+    cleanup.add(() => publisher.close());
     let handled = 0;
     let allHandled: () => void = () => {};
     const done = new Promise<void>((resolve) => (allHandled = resolve));
     consumer.subscribe('contract.subscribed', async () => {
-      if (++handled === COUNT) allHandled();
+      if (++handled === count) allHandled();
     });
     await consumer.start();
 
-    console.error(`[bench] broker's own publish rate (${COUNT} persistent messages, confirms)…`);
-    const broker = await brokerPublishRate();
+    log(`broker's own publish rate (${count} persistent messages, confirms)…`);
+    const broker = await brokerPublishRate(prefix, count);
 
-    console.error(`[bench] ${COUNT} events end to end through the bus…`);
-    const payloads = Array.from({ length: COUNT }, (_, i) => payload(i));
+    log(`${count} events end to end through the bus…`);
+    const payloads = Array.from({ length: count }, (_, i) => payload(i));
     const started = performance.now();
-    await Promise.all(payloads.map((data) => publisher.publish('contract.subscribed', data, { correlationId: RUN })));
+    await Promise.all(payloads.map((data) => publisher.publish('contract.subscribed', data, { correlationId: prefix })));
     const published = performance.now();
-    await done;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([done, new Promise<void>((resolve) => (timer = setTimeout(resolve, HANDLE_TIMEOUT_MS)))]);
+    clearTimeout(timer);
     const finished = performance.now();
+    const lost = count - handled;
+    if (lost > 0) log(`${lost} of ${count} events not handled ${HANDLE_TIMEOUT_MS / 1000} s after the last publish`);
 
-    const publishRate = COUNT / ((published - started) / 1000);
-    const endToEnd = COUNT / ((finished - started) / 1000);
-    const rows = [
-      ['broker alone: amqplib publish + confirm', broker, 1],
-      ['bus publish (validate + confirm)', publishRate, publishRate / broker],
-      ['bus end to end (publish → consume → inbox → ack)', endToEnd, endToEnd / broker],
-    ] as const;
-    const table = [
-      '| measure | events/s | vs broker alone |',
-      '|---|---:|---:|',
-      ...rows.map(([name, rate, ratio]) => `| ${name} | ${Math.round(rate).toLocaleString('en')} | ${ratio.toFixed(2)}× |`),
-    ].join('\n');
-    console.log(table);
-    const database = await describeDatabase(mongo);
-    writeDocSection(
-      'events',
-      [
-        '## Events: end to end through the bus',
-        '',
-        `Written by \`make bench\` (\`npx tsx tools/bench/events.ts --events ${COUNT}\`). Do not edit between the markers.`,
-        '',
-        `- Date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
-        ...loadBefore,
-        `- Broker: RabbitMQ at ${new URL(AMQP_URL).host}; quorum queues, persistent messages, publisher confirms, prefetch ${DEFAULT_PREFETCH}`,
-        `- Inbox database: ${database.description}`,
-        `- ${COUNT.toLocaleString('en')} \`contract.subscribed\` events published concurrently by one bus, consumed by another in the same process`,
-        '',
-        table,
-        '',
-        'End to end, each event is validated twice (publish and consume, ajv) and costs two inbox',
-        'inserts (the claim and the record) before its ack, batched with the other deliveries in hand',
-        '(one insertMany each per turn of the event loop); the gap between the',
-        'bus publish rate and the end-to-end rate is the consumer side, the gap between the broker',
-        'alone and the bus publish rate is validation, the envelope and amqp-connection-manager.',
-      ].join('\n'),
-    );
+    const measure = (name: string, rate: number, completed: number, errors = 0): Row => ({ name, unit: 'events', rate, non2xx: 0, errors, timeouts: 0, completed, baseline });
+    const rows: Row[] = [
+      toRow(baselineResult, baseline),
+      measure(EVENTS_ROWS.broker, broker, count),
+      measure(EVENTS_ROWS.publish, count / ((published - started) / 1000), count),
+      measure(EVENTS_ROWS.endToEnd, handled / ((finished - started) / 1000), handled, lost),
+    ];
+    for (const row of rows) log(`${row.name}: ${Math.round(row.rate)}/s`);
+    return {
+      rows,
+      details: { events: count, load, amqpHost: new URL(amqpUrl()).host, prefetch: DEFAULT_PREFETCH, database: db.database, brokerRate: broker },
+      command: `npx tsx ${SCRIPT} --events ${count} --duration ${load.duration} --connections ${load.connections} --warmup ${load.warmup} --timeout ${load.timeout}`,
+    };
   } finally {
-    await consumer.close();
-    await publisher.close();
-    await mongo.db(RUN).dropDatabase();
-    await mongo.close();
-    await deleteTopology(RUN, 'bench-consumer', RETRIES);
+    await cleanup.run();
   }
 }
 
-await main();
+export const EVENTS_DEFAULTS: EventsOptions = { events: 10_000, load: { duration: 5, connections: 50, warmup: 1, timeout: 30 } };
+
+if (isMain(import.meta.url)) {
+  const { load, extra } = parseBenchOptions(SCRIPT, EVENTS_DEFAULTS.load, { events: { default: String(EVENTS_DEFAULTS.events), meta: 'n' } });
+  void runAlone('events', () => runEvents({ events: Number(extra.events), load }));
+}

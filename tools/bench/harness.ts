@@ -1,7 +1,7 @@
-// What the HTTP benchmarks (run.ts, gateway.ts) share: their command-line options, undoing what
-// they set up, the `bench_*` database they run in, servers in child processes, autocannon runs of
-// one route at a time with the CPU of the server (and of the database and the machine) measured,
-// and the results table.
+// What the benchmark scenarios share: their command-line options, undoing what they set up (also
+// on a signal or a crash), the `bench_*` databases they run in, servers in child processes,
+// autocannon runs of one route at a time with the CPU of the server (and of the database and the
+// machine) measured, and running a scenario on its own (tools/bench/all.ts runs them all).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
+import amqplib from 'amqplib';
 import autocannon from 'autocannon';
 import { MongoClient } from 'mongodb';
 import { deleteTopology } from '../testing/service-harness.js';
@@ -19,7 +20,7 @@ import { type DatabaseInfo, describeDatabase } from './report.js';
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
 export function log(message: string): void {
-  console.error(`[bench] ${message}`);
+  console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
 }
 
 // --- options ----------------------------------------------------------------------------------
@@ -92,12 +93,20 @@ export function parseBenchOptions<K extends string>(
   };
 }
 
-// --- cleanup ----------------------------------------------------------------------------------
+// --- cleanup ---------------------------------------------------------------------------------
+
+/** Cleanups not run yet: a signal or a crash runs them all (newest first) before the process leaves. */
+const pending = new Set<Cleanup>();
 
 /** Undo steps, run once, last added first; one failing step does not stop the others. */
 export class Cleanup {
   private readonly steps: (() => Promise<void>)[] = [];
   private running: Promise<void> | undefined;
+
+  constructor() {
+    guardProcess();
+    pending.add(this);
+  }
 
   add(step: () => Promise<void>): void {
     this.steps.push(step);
@@ -112,19 +121,45 @@ export class Cleanup {
           console.error(`cleanup step failed: ${err instanceof Error ? err.message : String(err)}`);
         }
       }
+      pending.delete(this);
     })();
     return this.running;
   }
+}
 
-  /** Ctrl-C or a kill while children are running: stop them and drop the database before leaving. */
-  runOnSignals(): void {
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-      process.once(signal, () => {
-        console.error(`\n${signal}: cleaning up…`);
-        void this.run().finally(() => process.exit(130));
-      });
+let guarded = false;
+
+/**
+ * Once per process: Ctrl-C, a kill, an uncaught exception or an unhandled rejection while a
+ * scenario runs stops its servers and drops its databases and queues before the process leaves;
+ * servers still running at exit are killed.
+ */
+function guardProcess(): void {
+  if (guarded) return;
+  guarded = true;
+  let leaving = false;
+  const leave = (why: string, code: number) => {
+    if (leaving) return;
+    leaving = true;
+    console.error(`\n${why}: cleaning up…`);
+    void (async () => {
+      for (const cleanup of [...pending].reverse()) await cleanup.run();
+    })().finally(() => process.exit(code));
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => leave(signal, 130));
+  process.on('uncaughtException', (err) => {
+    console.error(err);
+    leave('uncaught exception', 1);
+  });
+  process.on('unhandledRejection', (err) => {
+    console.error(err);
+    leave('unhandled rejection', 1);
+  });
+  process.on('exit', () => {
+    for (const child of children) {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
-  }
+  });
 }
 
 // --- database ---------------------------------------------------------------------------------
@@ -142,14 +177,33 @@ export interface BenchDatabase {
  * names a fresh database for the run; `cleanup` drops it and disconnects.
  */
 export async function openBenchDatabase(cleanup: Cleanup): Promise<BenchDatabase> {
-  const mongoUrl = process.env.MONGO_URL ?? `mongodb://127.0.0.1:${process.env.FERRETDB_PORT ?? 27017}`;
-  const mongo = await ensureMongo(mongoUrl);
+  const url = mongoUrl();
+  const mongo = await ensureMongo(url);
   cleanup.add(() => mongo.close());
   const database = await describeDatabase(mongo);
-  const dbName = `bench_${randomBytes(4).toString('hex')}`;
+  const dbName = benchName();
   cleanup.add(() => dropDatabase(mongo, dbName));
-  log(`database: ${database.description} at ${redact(mongoUrl)}, db ${dbName}`);
-  return { mongo, mongoUrl, database, dbName };
+  log(`database: ${database.description} at ${redact(url)}, db ${dbName}`);
+  return { mongo, mongoUrl: url, database, dbName };
+}
+
+/** Names of the databases (and AMQP prefixes) benchmarks in this process made: each and anything named after it is theirs. */
+const names = new Set<string>();
+
+/** A fresh `bench_<hex>` name for a database and AMQP prefix of this process's own. */
+export function benchName(): string {
+  const name = `bench_${randomBytes(4).toString('hex')}`;
+  names.add(name);
+  return name;
+}
+
+/**
+ * Databases this process's benchmarks made (a name from benchName, or one starting with it, e.g.
+ * `<name>_bank`) that still exist: none once every cleanup has run.
+ */
+export async function leftoverDatabases(client: MongoClient): Promise<string[]> {
+  const { databases } = await client.db('admin').admin().listDatabases({ nameOnly: true });
+  return databases.map((db) => db.name).filter((name) => [...names].some((own) => name === own || name.startsWith(`${own}_`)));
 }
 
 /** Connects to MONGO_URL (`make bench` has started the local FerretDB and RabbitMQ first). */
@@ -175,7 +229,7 @@ async function tryConnect(url: string, timeoutMs: number): Promise<MongoClient |
  * Drops the benchmark's database, and again if it comes back: FerretDB still runs the commands a
  * client sent before it went away, so a create still queued there can re-create the database.
  */
-async function dropDatabase(client: MongoClient, name: string): Promise<void> {
+export async function dropDatabase(client: MongoClient, name: string): Promise<void> {
   for (let attempt = 1; attempt <= 5; attempt++) {
     await client.db(name).dropDatabase();
     await sleep(1_000);
@@ -188,12 +242,21 @@ async function dropDatabase(client: MongoClient, name: string): Promise<void> {
   console.error(`database ${name} keeps coming back after dropDatabase; drop it by hand`);
 }
 
+/** AMQP_URL, or the local RabbitMQ `make infra` starts. */
+export const amqpUrl = () => process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+
+/** MONGO_URL, or the local FerretDB `make infra` starts. */
+export const mongoUrl = () => process.env.MONGO_URL ?? `mongodb://127.0.0.1:${process.env.FERRETDB_PORT ?? 27017}`;
+
 /** Hides a password in a connection string. */
 export function redact(url: string): string {
   return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
 }
 
 // --- servers ----------------------------------------------------------------------------------
+
+/** Servers started by this process and not yet exited: killed at exit if still there. */
+const children = new Set<ChildProcess>();
 
 export interface RunningServer {
   url: string;
@@ -214,6 +277,8 @@ export async function startServer(name: string, entry: string, env: Record<strin
     // Servers log to this terminal (services run at LOG_LEVEL=warn: warnings and errors only).
     stdio: ['ignore', 'inherit', 'inherit'],
   });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   const url = `http://127.0.0.1:${port}`;
   const server: RunningServer = { url, pid: child.pid, stop: () => stopChild(name, child) };
   try {
@@ -265,7 +330,7 @@ async function stopChild(name: string, child: ChildProcess): Promise<void> {
  * last in, first out, so nothing still publishing declares them again.
  */
 export async function startBenchService(name: string, db: BenchDatabase, cleanup: Cleanup, env: Record<string, string> = {}): Promise<RunningServer> {
-  cleanup.add(() => deleteTopology(db.dbName, name));
+  cleanup.add(() => deleteServiceTopology(db.dbName, name));
   const server = await startServer(
     name,
     `services/${name}/main.ts`,
@@ -276,12 +341,53 @@ export async function startBenchService(name: string, db: BenchDatabase, cleanup
       LOG_LEVEL: 'warn',
       VALIDATE_RESPONSES: 'false', // the production setting
       SHUTDOWN_TIMEOUT_MS: '5000',
+      EVENT_RETRY_DELAYS_MS: SERVICE_RETRY_DELAYS_MS.join(','),
       ...env,
     },
     '/health/ready',
   );
   cleanup.add(() => server.stop());
   return server;
+}
+
+/** The retry delays of a service under load: production's default, set explicitly so that its cleanup knows its retry queues' names. */
+export const SERVICE_RETRY_DELAYS_MS = [1_000, 5_000, 30_000];
+
+/** Deletes the exchange and queues a service (started with SERVICE_RETRY_DELAYS_MS, or the same default) declared under `prefix`. */
+export function deleteServiceTopology(prefix: string, service: string): Promise<void> {
+  return deleteTopology(prefix, service, SERVICE_RETRY_DELAYS_MS);
+}
+
+/**
+ * Queues and exchanges named after this process's benchmarks (see benchName) that are still on
+ * the local broker, from `rabbitmqctl` (best effort: undefined when it cannot be asked, e.g. a
+ * remote AMQP_URL or no rights); the cleanups should have left none.
+ */
+export function leftoverTopology(): { queues: string[]; exchanges: string[] } | undefined {
+  if (process.env.AMQP_URL && !/@(127\.0\.0\.1|localhost)[:/]/.test(process.env.AMQP_URL)) return undefined;
+  const list = (what: 'list_queues' | 'list_exchanges') =>
+    execFileSync('rabbitmqctl', ['-q', what, 'name'], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'ignore'] })
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((name) => [...names].some((own) => name.startsWith(`${own}.`) || name.startsWith(`${own}_`)));
+  try {
+    return { queues: list('list_queues'), exchanges: list('list_exchanges') };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Deletes queues and exchanges by name (what leftoverTopology found). */
+export async function deleteTopologyNamed({ queues, exchanges }: { queues: string[]; exchanges: string[] }): Promise<void> {
+  const connection = await amqplib.connect(amqpUrl());
+  try {
+    const channel = await connection.createChannel();
+    for (const queue of queues) await channel.deleteQueue(queue);
+    for (const exchange of exchanges) await channel.deleteExchange(exchange);
+    await channel.close();
+  } finally {
+    await connection.close();
+  }
 }
 
 /**
@@ -334,6 +440,28 @@ export function localDatabaseProcess(mongoUrl: string): { pid: number; exe: stri
     // not ours to read
   }
   return { pid, exe };
+}
+
+/**
+ * Other benchmark processes of a Payspec checkout running now (`tools/bench/x.ts (pid n)`, this
+ * process excluded), from /proc: their load shares the machine with this run's.
+ */
+export function otherBenchmarks(): string[] {
+  const found = new Map<string, number[]>();
+  for (const pid of safeReaddir('/proc').filter((name) => /^\d+$/.test(name))) {
+    if (Number(pid) === process.pid || Number(pid) === process.ppid) continue; // this run (and tsx's process around it)
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      // The node process itself (not npm's or the shell's wrapper around it).
+      if (!/(^|\/)node$/.test(cmdline[0] ?? '')) continue;
+      const script = cmdline.map((arg) => /(?:^|\/)(tools\/bench\/[a-z-]+\.ts)$/.exec(arg)?.[1]).find(Boolean);
+      if (!script || script.endsWith('-server.ts')) continue;
+      found.set(script, [...(found.get(script) ?? []), Number(pid)]);
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return [...found.entries()].map(([script, list]) => `${script} (pid ${list.join(', ')})`);
 }
 
 function safeReaddir(path: string): string[] {
@@ -446,17 +574,8 @@ export async function loadRoute(route: Route, options: LoadOptions): Promise<Rou
   };
 }
 
-/** The results with failed requests, each reported on stderr; empty when every request succeeded. */
-export function reportFailures(results: RouteResult[]): RouteResult[] {
-  const failed = results.filter((r) => r.non2xx > 0 || r.errors > 0);
-  for (const r of failed) {
-    console.error(`FAILED ${r.name}: ${r.non2xx} non-2xx, ${r.errors} errors (${r.timeouts} timeouts); status codes ${JSON.stringify(r.statusCodes)}`);
-  }
-  return failed;
-}
-
 /** User + system CPU seconds a process has used so far (all its threads), from /proc (Linux); undefined elsewhere. */
-function cpuSeconds(pid: number | undefined): number | undefined {
+export function cpuSeconds(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

@@ -1,5 +1,6 @@
-// HTTP benchmark of card payments (issue 9, item 8): the payment gateway charging cards at an
-// acquiring-bank simulator, against a bare Express baseline, with 1,000 and 100,000 payments stored.
+// HTTP benchmark of card payments (issue 9, item 8; part of `make bench`): the payment gateway
+// charging cards at an acquiring-bank simulator, against a bare Express baseline, with 1,000 and
+// 100,000 payments stored.
 //
 //   npx tsx tools/bench/payments.ts [--duration 10] [--connections 50] [--warmup 2] [--timeout 30]
 //                                   [--scales 1000,100000]
@@ -16,12 +17,11 @@
 // repositories store them — payments of other merchants with their merchant-log entries and head
 // copies, idempotency records, and the bank's charges — and loads one route at a time with
 // autocannon: the baseline, GET /payments/{id}, GET /payments?limit=20, POST /payments (a new
-// Idempotency-Key each). It prints the tables, rewrites its section of docs/benchmarks.md and cleans
-// up (servers, exchanges and queues, databases), also on failure and Ctrl-C. It exits 1, leaving
-// the docs as they were, if any measured request failed.
+// Idempotency-Key each). It cleans up (servers, exchanges and queues, databases), also on failure
+// and Ctrl-C. Run alone, it prints its section of docs/benchmarks.md.
 import { randomUUID } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import express, { type RequestHandler } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -38,56 +38,60 @@ import { toApiPayment } from '../../services/payment-gateway/payments/payments-d
 import type { StoredPayment } from '../../services/payment-gateway/payments/payments-repository.js';
 import { type StoredCharge, bankKey } from '../../services/simulators/acquiring-bank/acquiring-bank-repository.js';
 import { acquiringBankService } from '../../services/simulators/acquiring-bank/main.js';
-import { deleteTopology } from '../testing/service-harness.js';
 import {
   Cleanup,
   type LoadOptions,
   type Route,
   type RouteResult,
   type RunningServer,
+  cpuSeconds,
+  deleteServiceTopology,
+  dropDatabase,
+  formatTable,
   loadRoute,
   localDatabaseProcess,
   log,
-  micros,
-  ms,
   openBenchDatabase,
   parseBenchOptions,
-  perSec,
-  ratio,
   redact,
-  reportFailures,
   startBenchService,
   startServer,
   counter,
   inBatches,
   GatewayApi,
 } from './harness.js';
-import { type DatabaseInfo, machineDetails, writeDocSection } from './report.js';
+import type { DatabaseInfo } from './report.js';
+import { type Row, type Scenario, toRow } from './results.js';
+import { isMain, runAlone } from './scenarios.js';
 
 const SCRIPT = 'tools/bench/payments.ts';
-const COMMAND = 'make bench';
-const DEFAULTS: LoadOptions = { duration: 10, connections: 50, warmup: 2, timeout: 30 };
-const DEFAULT_SCALES = [1_000, 100_000];
+export interface PaymentsOptions {
+  load: LoadOptions;
+  /** Payments stored at each measurement, growing. */
+  scales: number[];
+}
 
-const BANK = 'piggy-bank';
+export const PAYMENTS_DEFAULTS: PaymentsOptions = { load: { duration: 10, connections: 50, warmup: 2, timeout: 30 }, scales: [1_000, 100_000] };
+
+export const BANK = 'piggy-bank';
 /** Merchants of the load, signed up through the API; the routes rotate over them. */
-const MERCHANTS = 5;
+export const MERCHANTS = 5;
 /**
  * Payments each load merchant makes through the API before the load (GET /payments/{id} rotates
  * over them). 50: a list page reads its merchant's log 50 entries at a time, so with at least that
  * many the list does the same work at every scale, whatever the POST load has added since.
  */
-const PAYMENTS_PER_MERCHANT = 50;
+export const PAYMENTS_PER_MERCHANT = 50;
 /** The seeded payments belong to this many other merchants (a merchant-payments log each). */
-const OTHER_MERCHANTS = 100;
-const SEED_BATCH = 1_000;
+export const OTHER_MERCHANTS = 100;
+export const SEED_BATCH = 1_000;
 /** As in gateway.ts: every sign-in comes from one address (set-up only here, but limits still count). */
-const SIGN_IN_LIMIT = 100_000;
-const PAN = '4242424242424242';
-const AMOUNT = 1_000;
-const CURRENCY = 'EUR';
+export const SIGN_IN_LIMIT = 100_000;
+export const PAN = '4242424242424242';
+export const AMOUNT = 1_000;
+export const CURRENCY = 'EUR';
 /** The issue's targets (issue 9), at 50 connections with 10,000 payments stored. */
-const TARGET = { postRate: 300, postP99: 100, getRate: 1_500, scale: 10_000, validationShare: 0.1 };
+export const TARGET = { postRate: 300, postP99: 100, getRate: 1_500, scale: 10_000, validationShare: 0.1 };
 
 interface Merchant {
   email: string;
@@ -96,25 +100,43 @@ interface Merchant {
   token: string;
 }
 
-interface Options {
-  load: LoadOptions;
-  scales: number[];
-  /** The flags as given, for the section's command line. */
-  argv: string[];
+/** What one scale measured besides its rows. */
+export interface PaymentsStep {
+  scale: number;
+  /** The group of its rows (`1k`). */
+  group: string;
+  /** Payments inserted directly to reach the scale, and the seconds it took. */
+  seeded: number;
+  seedSeconds: number;
+  /** Payments stored (all merchants) when each route's load started, by route name. */
+  storedBefore: Record<string, number>;
+  /** POST /payments: CPU of the bank simulator per charge it made (warm-up included), in µs. */
+  bankMicrosPerCharge?: number;
+  /** POST /payments: payments not `succeeded` after the load (pending: the bank did not answer in time). */
+  notSucceeded: number;
+  /** POST /payments: payments made by the route (warm-up included). */
+  made: number;
 }
 
-async function main(): Promise<void> {
-  const startedAt = Date.now();
-  // Other work on the machine skews the figures; the write-up records how busy it was before.
-  const loadBefore = os.loadavg()[0] ?? 0;
-  const othersRunning = otherBenchmarks();
+export interface PaymentsDetails {
+  options: PaymentsOptions;
+  /** The machine's cores (what bounds req/s when every request costs CPU). */
+  cores: number;
+  steps: PaymentsStep[];
+  database: DatabaseInfo;
+  /** MONGO_URL, password hidden. */
+  mongoUrl: string;
+  databaseExe?: string;
+  amqpHost: string;
+  validation: ValidationCost;
+  validatorVersion: string;
+  writes: PaymentWrites;
+}
+
+export async function runPayments(options: PaymentsOptions): Promise<Scenario<PaymentsDetails>> {
+  checkScales(options.scales);
   const cleanup = new Cleanup();
-  cleanup.runOnSignals();
-
   try {
-    const options = parseOptions();
-    if (othersRunning.length > 0) log(`other benchmarks running now: ${othersRunning.join(', ')} — the figures share the machine with them`);
-
     // 1. The database (and, under the same name, the run's AMQP exchange and queues).
     const db = await openBenchDatabase(cleanup);
     const { mongo, mongoUrl, database, dbName } = db;
@@ -132,8 +154,8 @@ async function main(): Promise<void> {
     // 3. The bank, the baseline and the gateway, each in its own process. The bank keeps its books
     // in a database of its own (as in production), dropped at the end like the gateway's.
     const bankDbName = `${dbName}_bank`;
-    cleanup.add(() => dropDatabaseFully(mongo, bankDbName));
-    cleanup.add(() => deleteTopology(dbName, 'acquiring-bank'));
+    cleanup.add(() => dropDatabase(mongo, bankDbName));
+    cleanup.add(() => deleteServiceTopology(dbName, 'acquiring-bank'));
     const bank = await startServer(
       'acquiring-bank',
       'services/simulators/acquiring-bank/main.ts',
@@ -170,63 +192,67 @@ async function main(): Promise<void> {
     const gatewayDb = mongo.db(dbName);
     const bankDb = mongo.db(bankDbName);
     const seeder = new Seeder(gatewayDb, bankDb);
-    const runs: ScaleRun[] = [];
+    const rows: Row[] = [];
+    const steps: PaymentsStep[] = [];
     for (const scale of options.scales) {
       const stored = await gatewayDb.collection('payments').countDocuments();
       const seedStarted = Date.now();
       const seeded = await seeder.grow(scale - stored);
       const seedSeconds = (Date.now() - seedStarted) / 1000;
       log(`scale ${count(scale)}: seeded ${count(seeded)} payments of other merchants in ${seedSeconds.toFixed(0)} s`);
-      runs.push(await runScale({ scale, seeded, seedSeconds, options: options.load, api, merchants, ownPayments, baseline, gateway, bank, databasePid: databaseProcess?.pid, gatewayDb, bankDb }));
+      const run = await measureScale({ scale, options: options.load, api, merchants, ownPayments, baseline, gateway, bank, databasePid: databaseProcess?.pid, gatewayDb, bankDb });
+      console.error(`\n${count(scale)} payments stored:\n${formatTable(run.results.map((r) => r.result), { database: databaseProcess !== undefined, machine: true })}\n`);
+      const baselineRate = run.results[0]!.result.reqPerSec;
+      rows.push(...run.results.map((r) => toRow(r.result, baselineRate, scaleName(scale))));
+      steps.push({
+        scale,
+        group: scaleName(scale),
+        seeded,
+        seedSeconds,
+        storedBefore: Object.fromEntries(run.results.map((r) => [r.name, r.storedBefore])),
+        ...(run.bankMicrosPerCharge !== undefined ? { bankMicrosPerCharge: run.bankMicrosPerCharge } : {}),
+        notSucceeded: run.notSucceeded,
+        made: run.made,
+      });
     }
-
-    // 6. Report. Failed requests make the figures meaningless: say so, and keep the docs as they were.
-    const table = formatScaleTable(runs);
-    const growth = formatGrowthTable(runs);
-    console.log(`\n${table}\n\n${growth}\n`);
-    console.log(`${writesList(writes).join('\n')}\n`);
-    const all = runs.flatMap((run) => run.results.map((r) => r.result));
-    const idle = all.filter((r) => r.completed === 0);
-    for (const r of idle) console.error(`FAILED ${r.name}: no request completed within the run (raise --duration)`);
-    if (reportFailures(all).length > 0 || idle.length > 0) {
-      console.error('Requests failed, so these figures are not meaningful; docs/benchmarks.md is left unchanged.');
-      process.exitCode = 1;
-      return;
-    }
-    const section = renderSection({ options, database, databaseProcess, mongoUrl, runs, table, growth, validation, writes, loadBefore, othersRunning });
-    console.log(targetsText(runs, validation, options.load).join('\n'));
-    writeDocSection('payments', section);
-    log(`wrote docs/benchmarks.md (${Math.round((Date.now() - startedAt) / 1000)} s so far)`);
-  } catch (err) {
-    console.error(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    process.exitCode = 1;
+    return {
+      rows,
+      details: {
+        options,
+        cores: cpus().length,
+        steps,
+        database,
+        mongoUrl: redact(mongoUrl),
+        ...(databaseProcess ? { databaseExe: databaseProcess.exe } : {}),
+        amqpHost: new URL(process.env.AMQP_URL ?? 'amqp://127.0.0.1:5672').host,
+        validation,
+        validatorVersion: validatorVersion(),
+        writes,
+      },
+      command: `npx tsx ${SCRIPT} --duration ${options.load.duration} --connections ${options.load.connections} --warmup ${options.load.warmup} --timeout ${options.load.timeout} --scales ${options.scales.join(',')}`,
+    };
   } finally {
-    // 7. Stop the servers, delete the exchanges and queues, drop the databases, disconnect.
+    // 6. Stop the servers, delete the exchanges and queues, drop the databases, disconnect.
     await cleanup.run();
   }
 }
 
-// --- options ----------------------------------------------------------------------------------
-
-/** harness's load options (`--duration --connections --warmup --timeout`) plus `--scales`. */
-function parseOptions(): Options {
-  const { load, extra } = parseBenchOptions(SCRIPT, DEFAULTS, { scales: { default: DEFAULT_SCALES.join(','), meta: 'list' } });
-  const scales = extra.scales.split(',').map((s) => Number(s.trim()));
-  if (scales.some((s) => !Number.isInteger(s) || s < 1)) throw new Error(`--scales must be positive integers, got ${extra.scales}`);
-  if (scales.some((s, i) => i > 0 && s <= scales[i - 1]!)) throw new Error(`--scales must grow: ${extra.scales}`);
+function checkScales(scales: number[]): void {
+  if (scales.length === 0 || scales.some((s) => !Number.isInteger(s) || s < 1)) throw new Error(`--scales must be positive integers, got ${scales.join(',')}`);
+  if (scales.some((s, i) => i > 0 && s <= scales[i - 1]!)) throw new Error(`--scales must grow: ${scales.join(',')}`);
   const first = MERCHANTS * PAYMENTS_PER_MERCHANT;
   if (scales[0]! < first) throw new Error(`--scales must start at ${first} or more (the load's merchants make ${first} payments first)`);
-  return { load, scales, argv: process.argv.slice(2) };
 }
 
 // --- load -------------------------------------------------------------------------------------
 
-const ROUTE = {
+export const PAYMENTS_ROUTE = {
   baseline: 'baseline GET /hello',
   get: 'GET /payments/{id}',
   list: 'GET /payments?limit=20',
   post: 'POST /payments',
 } as const;
+const ROUTE = PAYMENTS_ROUTE;
 type RouteName = (typeof ROUTE)[keyof typeof ROUTE];
 
 interface MeasuredRoute {
@@ -237,9 +263,6 @@ interface MeasuredRoute {
 }
 
 interface ScaleRun {
-  scale: number;
-  seeded: number;
-  seedSeconds: number;
   results: MeasuredRoute[];
   /** POST /payments: CPU of the bank simulator per charge it made (warm-up included), in µs. */
   bankMicrosPerCharge?: number;
@@ -251,8 +274,6 @@ interface ScaleRun {
 
 interface ScaleInput {
   scale: number;
-  seeded: number;
-  seedSeconds: number;
   options: LoadOptions;
   api: GatewayApi;
   merchants: Merchant[];
@@ -265,7 +286,7 @@ interface ScaleInput {
   bankDb: Db;
 }
 
-async function runScale(input: ScaleInput): Promise<ScaleRun> {
+async function measureScale(input: ScaleInput): Promise<ScaleRun> {
   const { options, api, merchants, gatewayDb, bankDb, bank } = input;
   const payments = gatewayDb.collection('payments');
   const charges = bankDb.collection('charges');
@@ -289,7 +310,7 @@ async function runScale(input: ScaleInput): Promise<ScaleRun> {
     }
     results.push({ name: route.name as RouteName, result, storedBefore });
   }
-  return { scale: input.scale, seeded: input.seeded, seedSeconds: input.seedSeconds, results, ...(bankMicrosPerCharge !== undefined ? { bankMicrosPerCharge } : {}), made, notSucceeded };
+  return { results, ...(bankMicrosPerCharge !== undefined ? { bankMicrosPerCharge } : {}), made, notSucceeded };
 }
 
 /** The routes under load at one scale, in order. */
@@ -512,7 +533,7 @@ async function insertAll(db: Db, collection: string, docs: object[]): Promise<vo
 
 // --- request validation -----------------------------------------------------------------------
 
-interface ValidationCost {
+export interface ValidationCost {
   /** The validator's whole chain (matching, then request validation) per request, µs. */
   chainMicros: number;
   /** Its matching middleware alone (what routing needs whether or not requests are validated), µs. */
@@ -622,7 +643,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 // --- database writes of one payment ------------------------------------------------------------
 
-interface Command {
+export interface Command {
   service: 'gateway' | 'bank';
   name: string;
   collection: string;
@@ -633,16 +654,16 @@ interface Command {
   byId?: boolean;
 }
 
-interface PaymentWrites {
+export interface PaymentWrites {
   /** Writes from sending the request to its answer, in order. */
   requestWrites: Command[];
   /** Writes in the 2 s after the answer (the outbox relay). */
   afterWrites: Command[];
   /** Finds during the request, per `<service> <collection>`. */
-  readsByCollection: Map<string, number>;
+  readsByCollection: Record<string, number>;
   reads: number;
   /** Finds during the request whose filter is not `_id` alone, per `<service> <collection>`. */
-  otherReads: Map<string, number>;
+  otherReads: Record<string, number>;
 }
 
 const WRITE_COMMANDS = new Set(['insert', 'update', 'delete', 'findAndModify']);
@@ -683,10 +704,10 @@ async function countPaymentWrites(mongo: MongoClient, mongoUrl: string, dbName: 
     recording.push({ service, name: event.commandName, collection, n, ...(upsert ? { upsert } : {}), ...(byId !== undefined ? { byId } : {}) });
   };
 
-  cleanup.add(() => dropDatabaseFully(mongo, names.bank));
-  cleanup.add(() => dropDatabaseFully(mongo, names.gateway));
-  cleanup.add(() => deleteTopology(prefix, 'acquiring-bank'));
-  cleanup.add(() => deleteTopology(prefix, 'payment-gateway'));
+  cleanup.add(() => dropDatabase(mongo, names.bank));
+  cleanup.add(() => dropDatabase(mongo, names.gateway));
+  cleanup.add(() => deleteServiceTopology(prefix, 'acquiring-bank'));
+  cleanup.add(() => deleteServiceTopology(prefix, 'payment-gateway'));
   commandWatchers.add(watch);
   const common = {
     MONGO_URL: mongoUrl,
@@ -728,8 +749,8 @@ async function countPaymentWrites(mongo: MongoClient, mongoUrl: string, dbName: 
       if (answer.status !== 'succeeded') throw new Error(`the recorded payment is ${String(answer.status)}, not succeeded`);
 
       const tally = (list: Command[]) => {
-        const counts = new Map<string, number>();
-        for (const c of list) counts.set(`${c.service} ${c.collection}`, (counts.get(`${c.service} ${c.collection}`) ?? 0) + 1);
+        const counts: Record<string, number> = {};
+        for (const c of list) counts[`${c.service} ${c.collection}`] = (counts[`${c.service} ${c.collection}`] ?? 0) + 1;
         return counts;
       };
       const finds = during.filter((c) => c.name === 'find');
@@ -749,212 +770,8 @@ async function countPaymentWrites(mongo: MongoClient, mongoUrl: string, dbName: 
   }
 }
 
-/** Markdown lines describing the writes, in order. */
-function writesList(writes: PaymentWrites): string[] {
-  const what: Record<string, string> = {
-    'gateway idempotency_keys insert': 'the Idempotency-Key claimed (`started`)',
-    'gateway cards insert': 'the card into the vault (a card it did not hold yet)',
-    'gateway outbox insert': 'the outbox marker the payment owes (`payment.settled`)',
-    'gateway merchant_payments insert': "the entry in the merchant's payments log",
-    'gateway merchant_payments_heads update': "the log's head copy (upsert; skipped by an append while another for the same merchant is queued)",
-    'gateway payments insert': 'the payment, `pending`',
-    'bank charges insert': "the bank simulator's charge (its own database)",
-    'gateway payments update': "the payment `succeeded` with the bank's answer (replaceOne)",
-    'gateway idempotency_keys update': 'the Idempotency-Key `completed` with the answer to replay',
-    'gateway outbox delete': 'the outbox marker, once `payment.succeeded` is published (outbox relay)',
-  };
-  const line = (c: Command, i: number) => {
-    const key = `${c.service} ${c.collection} ${c.name}`;
-    const note = what[key] ? ` — ${what[key]}` : '';
-    return `${i + 1}. ${c.service} \`${c.collection}\` ${c.name}${c.n > 1 ? ` ×${c.n}` : ''}${note}`;
-  };
-  const perService = (list: Command[], service: string) => list.filter((c) => c.service === service).length;
-  const { requestWrites, afterWrites } = writes;
-  const list = (counts: Map<string, number>) => [...counts.entries()].map(([k, n]) => `${k} ${n}`).join(', ');
-  const others = [...writes.otherReads.values()].reduce((a, b) => a + b, 0);
-  const vaultWrite = requestWrites.some((c) => c.collection === 'cards');
-  return [
-    `During the request (${requestWrites.length} writes: gateway ${perService(requestWrites, 'gateway')}, bank ${perService(requestWrites, 'bank')}; the outbox relay runs beside the request, so its writes may fall in either window):`,
-    '',
-    ...requestWrites.map(line),
-    '',
-    afterWrites.length > 0 ? `After the answer (${afterWrites.length}):` : 'After the answer: none.',
-    ...(afterWrites.length > 0 ? ['', ...afterWrites.map((c, i) => line(c, requestWrites.length + i))] : []),
-    '',
-    `Reads meanwhile: ${writes.reads} (${list(writes.readsByCollection)}), ` +
-      (others === 0 ? 'all by `_id` alone.' : `all by \`_id\` alone but ${others} (${list(writes.otherReads)}: the outbox relay reads its pending markers whole).`) +
-      (vaultWrite ? '' : ' The vault already held the card (the load pays with one card throughout), so it was read, not written; a card it does not hold adds one `cards` insert.'),
-  ];
-}
-
-// --- processes, databases -----------------------------------------------------------------------
-
-/** User + system CPU seconds of a process so far, from /proc (Linux); undefined elsewhere. */
-function cpuSeconds(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ: 100 on Linux
-  } catch {
-    return undefined;
-  }
-}
-
-/** Other benchmark scripts of this repository running now (`name (pid)`), from /proc. */
-function otherBenchmarks(): string[] {
-  const found = new Map<string, number[]>();
-  let pids: string[];
-  try {
-    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
-  } catch {
-    return [];
-  }
-  for (const pid of pids) {
-    try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      // The node process itself (not npm's or the shell's wrapper around it).
-      if (!/(^|\/)node$/.test(cmdline[0] ?? '')) continue;
-      const script = cmdline.map((arg) => /(?:^|\/)(tools\/bench\/[a-z-]+\.ts)$/.exec(arg)?.[1]).find(Boolean);
-      if (!script || script === SCRIPT) continue;
-      found.set(script, [...(found.get(script) ?? []), Number(pid)]);
-    } catch {
-      // gone, or not ours to read
-    }
-  }
-  return [...found.entries()].map(([script, list]) => `${script} (pid ${list.join(', ')})`);
-}
-
-/** Drops a database, and again if it comes back (FerretDB still runs what a client sent before it went away). */
-async function dropDatabaseFully(mongo: MongoClient, name: string): Promise<void> {
-  for (let attempt = 1; attempt <= 5; attempt++) {
-    await mongo.db(name).dropDatabase();
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const { databases } = await mongo.db('admin').admin().listDatabases({ nameOnly: true });
-    if (!databases.some((db) => db.name === name)) {
-      log(`dropped database ${name}`);
-      return;
-    }
-  }
-  console.error(`database ${name} keeps coming back after dropDatabase; drop it by hand`);
-}
-
-// --- report -----------------------------------------------------------------------------------
-
 const count = (n: number) => n.toLocaleString('en-US');
 const scaleName = (n: number) => (n >= 1_000 && n % 1_000 === 0 ? `${count(n / 1_000)}k` : count(n));
-const cores = (n: number | undefined) => (n === undefined ? '?' : n.toFixed(2));
-
-/** Markdown table padded for the terminal too; right-aligned numbers. */
-function markdownTable(header: string[], rows: string[][], leftColumns = 1): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const numeric = (i: number) => i >= leftColumns;
-  const line = (cells: string[]) => `| ${cells.map((c, i) => (numeric(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
-  const rule = `|${widths.map((w, i) => (numeric(i) ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
-  return [line(header), rule, ...rows.map(line)].join('\n');
-}
-
-/** Every route at every scale, each next to the baseline measured at that scale. */
-function formatScaleTable(runs: ScaleRun[]): string {
-  const header = ['stored', 'route', 'payments before', 'req/s (mean)', 'p50 ms', 'p99 ms', 'non-2xx', 'errors/timeouts', 'vs baseline', 'gateway CPU µs/req', 'gateway cores busy', 'database cores busy', 'machine cores busy'];
-  const rows = runs.flatMap((run) => {
-    const baseline = run.results.find((r) => r.name === ROUTE.baseline)?.result.reqPerSec ?? 0;
-    return run.results.map(({ name, result: r, storedBefore }) => [
-      scaleName(run.scale),
-      `\`${name}\``,
-      name === ROUTE.baseline ? '' : count(storedBefore),
-      perSec(r.reqPerSec),
-      ms(r.p50),
-      ms(r.p99),
-      String(r.non2xx),
-      `${r.errors}/${r.timeouts}`,
-      ratio(r.reqPerSec, baseline),
-      micros(r.serverCpuMicros),
-      cores(r.serverCores),
-      cores(r.databaseCores),
-      cores(r.machineCores),
-    ]);
-  });
-  return markdownTable(header, rows, 2);
-}
-
-/** p50 and req/s of each gateway route at the largest scale over the smallest. */
-function formatGrowthTable(runs: ScaleRun[]): string {
-  const first = runs[0]!;
-  const last = runs[runs.length - 1]!;
-  const a = scaleName(first.scale);
-  const b = scaleName(last.scale);
-  const header = ['route', `p50 ms @${a}`, `p50 ms @${b}`, `p50 @${b} / p50 @${a}`, `req/s @${a}`, `req/s @${b}`, `req/s @${b} / @${a}`];
-  const rows = [ROUTE.baseline, ROUTE.get, ROUTE.list, ROUTE.post].map((name) => {
-    const x = first.results.find((r) => r.name === name)!.result;
-    const y = last.results.find((r) => r.name === name)!.result;
-    return [`\`${name}\``, ms(x.p50), ms(y.p50), ratio(y.p50, x.p50), perSec(x.reqPerSec), perSec(y.reqPerSec), ratio(y.reqPerSec, x.reqPerSec)];
-  });
-  return markdownTable(header, rows);
-}
-
-interface SectionInput {
-  options: Options;
-  database: DatabaseInfo;
-  databaseProcess: { pid: number; exe: string } | undefined;
-  mongoUrl: string;
-  runs: ScaleRun[];
-  table: string;
-  growth: string;
-  validation: ValidationCost;
-  writes: PaymentWrites;
-  loadBefore: number;
-  othersRunning: string[];
-}
-
-function renderSection(input: SectionInput): string {
-  const { options, database, databaseProcess, mongoUrl, runs, table, growth, validation, writes, loadBefore, othersRunning } = input;
-  const { load } = options;
-  const amqpHost = new URL(process.env.AMQP_URL ?? 'amqp://127.0.0.1:5672').host;
-  const flags = options.argv.length > 0 ? ` ${options.argv.join(' ')}` : '';
-  const post = (run: ScaleRun) => run.results.find((r) => r.name === ROUTE.post)!;
-  const seeding = runs.map((run) => `${scaleName(run.scale)}: ${count(run.seeded)} inserted in ${run.seedSeconds.toFixed(0)} s`).join('; ');
-  const made = runs.map((run) => `${count(run.made)} at ${scaleName(run.scale)} (${count(run.notSucceeded)} stored payments not \`succeeded\` afterwards)`).join(', ');
-  return [
-    '## HTTP: card payments (payment gateway and acquiring-bank simulator) against bare Express',
-    '',
-    `Written by \`${COMMAND}\` (\`npx tsx ${SCRIPT}${flags}\`; flags \`--duration N --connections N --warmup N --timeout N --scales N,N\`). Do not edit between the markers: the next run replaces it.`,
-    '',
-    `- Date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
-    ...machineDetails(loadBefore),
-    `- Other benchmarks running when this one started: ${othersRunning.length > 0 ? `**${othersRunning.join(', ')}** — the figures shared the machine with it` : 'none'}`,
-    `- Database: ${database.description} at \`${redact(mongoUrl)}\`${databaseProcess ? ` (process \`${databaseProcess.exe}\` on this machine; its CPU is the "database cores busy")` : ''}: a fresh \`bench_*\` database for the gateway and another (\`…_bank\`) for the bank simulator, as each service owns its database in production; the gateway's database name is also the AMQP prefix of the run's exchange and queues (RabbitMQ at ${amqpHost}); all deleted at the end`,
-    `- Servers, each in its own process: the payment gateway (\`LOG_LEVEL=warn\`, \`VALIDATE_RESPONSES=false\` as in production, \`ACQUIRING_BANKS\` pointing at the simulator, sign-in and sign-up limits raised to ${count(SIGN_IN_LIMIT)} since all set-up comes from one address), the acquiring-bank simulator (\`BANK_NAME=${BANK}\`, \`BANK_LATENCY_MS=0\`, \`LOG_LEVEL=warn\`) and the bare Express baseline`,
-    `- Load: autocannon, ${load.connections} connections, ${load.duration} s per route after a ${load.warmup} s warm-up, one route at a time, ${load.timeout} s request timeout; the baseline again at each scale`,
-    `- Merchants, through the API: ${MERCHANTS} merchants of ${BANK} signed up and signed in (fresh ES256 tokens before each route), each making ${PAYMENTS_PER_MERCHANT} payments first. \`GET /payments/{id}\` rotates over those ${MERCHANTS * PAYMENTS_PER_MERCHANT} payments, each read with its merchant's token; \`GET /payments?limit=20\` rotates over the merchants (each request reads the newest page of a merchant's list); \`POST /payments\` rotates over the merchants, a new \`Idempotency-Key\` and reference each time, card \`${PAN}\`, ${count(AMOUNT)} ${CURRENCY} (all the same card: the vault finds it stored)`,
-    `- Stored payments: grown to each scale before its routes by inserting the difference directly (insertMany, ${count(SEED_BATCH)} at a time, unordered), as the repositories store them — payments of ${OTHER_MERCHANTS} other merchants (\`succeeded\`, card summary and card id, status history; \`_id\` derived from the merchant and a key as the idempotent command derives it), their \`merchant_payments\` log entries and \`merchant_payments_heads\` copies, their \`idempotency_keys\` records (\`completed\`, with the answer), and the bank's \`charges\` in its database; not the vault's \`cards\` (nothing measured reads another merchant's card). ${seeding}. The "payments before" column counts every payment stored when the route started (the load's own included); \`POST /payments\` made ${made}`,
-    `- Request validation, measured in the benchmark process (the runtime has no switch to turn it off in a running gateway): express-openapi-validator ${validatorVersion()} with operation-router.ts's options on a \`POST /payments\` (headers and parsed body), the whole chain against its matching middleware alone (which routing needs anyway), ${validation.rounds} alternating rounds of ${count(validation.perRound)} requests, medians`,
-    `- Writes per \`POST /payments\`: counted from the MongoDB driver's command monitoring (\`commandWatchers\`, as services/data-access-guard.test.ts) on a gateway and a bank started in the benchmark process with databases of their own — a merchant's second payment with a card already in the vault, and the 2 s after its answer`,
-    '',
-    "req/s move with whatever else the machine is doing (see the load average and other benchmarks above); CPU µs per request is the steadier figure. Cores busy are CPU seconds per second of the measured run: the gateway's, the database's and the whole machine's (gateway, bank simulator, database, load generator, RabbitMQ, anything else).",
-    '',
-    table,
-    '',
-    `Growth from ${scaleName(runs[0]!.scale)} to ${scaleName(runs[runs.length - 1]!.scale)} stored payments:`,
-    '',
-    growth,
-    '',
-    `The bank simulator's CPU per charge during \`POST /payments\` (warm-up included): ${runs.map((run) => `${micros(run.bankMicrosPerCharge)} µs at ${scaleName(run.scale)}`).join(', ')}.`,
-    '',
-    '### Writes per `POST /payments`',
-    '',
-    ...writesList(writes),
-    '',
-    '### Request validation',
-    '',
-    validationText(validation, runs.map(post)),
-    '',
-    '### Targets (issue 9)',
-    '',
-    ...targetsText(runs, validation, load),
-    '',
-  ].join('\n');
-}
 
 function validatorVersion(): string {
   try {
@@ -965,78 +782,8 @@ function validatorVersion(): string {
   }
 }
 
-function validationText(validation: ValidationCost, posts: MeasuredRoute[]): string {
-  const cpus = posts.map((p) => p.result.serverCpuMicros).filter((n): n is number => n !== undefined);
-  const share = cpus.length > 0 ? validation.validationMicros / Math.min(...cpus) : undefined;
-  const shares = posts
-    .filter((p) => p.result.serverCpuMicros !== undefined)
-    .map((p) => `${micros(p.result.serverCpuMicros)} µs with ${count(p.storedBefore)} stored (${((100 * validation.validationMicros) / p.result.serverCpuMicros!).toFixed(1)}%)`)
-    .join(', ');
-  return (
-    `Request validation of a \`POST /payments\` (express-openapi-validator's request middleware: the Idempotency-Key header, the query and the JSON body against \`PaymentRequest\`) costs **${validation.validationMicros.toFixed(1)} µs** per request in the benchmark process ` +
-    `(whole chain ${validation.chainMicros.toFixed(1)} µs, matching alone ${validation.matchMicros.toFixed(1)} µs); the compiled \`PaymentRequest\` schema alone (ajv) takes ${validation.ajvMicros.toFixed(2)} µs. ` +
-    `Against the gateway's CPU per \`POST /payments\` under load — ${shares} — that is ` +
-    (share === undefined ? 'not known here (no CPU figures).' : `at most ${(100 * share).toFixed(1)}%: the target (≤ ${100 * TARGET.validationShare}% of the route) is **${share <= TARGET.validationShare ? 'met' : 'not met'}**.`) +
-    ' These compare CPU time with CPU time: validation is synchronous, so its µs are gateway CPU µs, not latency.'
-  );
+if (isMain(import.meta.url)) {
+  const d = PAYMENTS_DEFAULTS;
+  const { load, extra } = parseBenchOptions(SCRIPT, d.load, { scales: { default: d.scales.join(','), meta: 'list' } });
+  void runAlone('payments', () => runPayments({ load, scales: extra.scales.split(',').map((s) => Number(s.trim())) }));
 }
-
-/** Which of the issue's targets this run met, and what limited the routes. */
-function targetsText(runs: ScaleRun[], validation: ValidationCost, load: LoadOptions): string[] {
-  const machine = os.cpus().length;
-  const at = (run: ScaleRun, name: RouteName) => run.results.find((r) => r.name === name)!;
-  // The target's scale when it was run; otherwise the scales around it (met only if met at both).
-  const exact = runs.find((run) => run.scale === TARGET.scale);
-  const below = [...runs].reverse().find((run) => run.scale < TARGET.scale);
-  const above = runs.find((run) => run.scale > TARGET.scale);
-  const judged = exact ? [exact] : [below, above].filter((run): run is ScaleRun => run !== undefined);
-  const where = exact
-    ? `at ${scaleName(TARGET.scale)} stored payments`
-    : judged.length === 2
-      ? `at ${scaleName(below!.scale)} and ${scaleName(above!.scale)} stored payments, around the target's ${scaleName(TARGET.scale)} (met only if met at both)`
-      : `at ${judged.map((r) => scaleName(r.scale)).join(', ')} stored payments (the target's ${scaleName(TARGET.scale)} was not run)`;
-  const verdict = (ok: boolean[]) => (ok.every(Boolean) ? '**met**' : ok.some(Boolean) && !exact ? '**undecided**' : '**not met**');
-
-  const postOk = judged.map((run) => {
-    const r = at(run, ROUTE.post).result;
-    return r.reqPerSec >= TARGET.postRate && r.p99 <= TARGET.postP99;
-  });
-  const getOk = judged.map((run) => at(run, ROUTE.get).result.reqPerSec >= TARGET.getRate);
-  const figures = (name: RouteName, withP99: boolean) =>
-    judged.map((run) => {
-      const r = at(run, name).result;
-      return `${perSec(r.reqPerSec)} req/s${withP99 ? `, p99 ${ms(r.p99)} ms` : ''} at ${scaleName(run.scale)}`;
-    });
-
-  /** What set the pace of a route, from the CPU the harness measured. */
-  /** What set the pace of a route: the CPU one request costs on this machine, whoever spends it, against what the route achieved. */
-  const pace = (run: ScaleRun, name: RouteName) => {
-    const r = at(run, name).result;
-    if (r.serverCpuMicros === undefined || r.databaseCores === undefined || r.reqPerSec <= 0) return 'no CPU figures';
-    const shares: [string, number][] = [
-      ['the gateway', r.serverCpuMicros],
-      ['the database', (1e6 * r.databaseCores) / r.reqPerSec],
-      ...(name === ROUTE.post && run.bankMicrosPerCharge !== undefined ? [['the bank simulator', run.bankMicrosPerCharge] as [string, number]] : []),
-    ];
-    const total = shares.reduce((sum, [, cost]) => sum + cost, 0);
-    const ceiling = (machine * 1e6) / total;
-    const [largest, largestMicros] = [...shares].sort((a, b) => b[1] - a[1])[0]!;
-    const used = r.reqPerSec / ceiling;
-    return (
-      `per request ${shares.map(([who, cost]) => `${who.replace(/^the /, '')} ${micros(cost)} µs`).join(', ')} of CPU — ${micros(total)} µs in all, so ${machine} cores allow at most ~${perSec(ceiling)} req/s; ` +
-      `it ran at ${perSec(r.reqPerSec)} (${Math.round(100 * used)}% of that; machine ${cores(r.machineCores)} of ${machine} cores busy, the load generator's included): ` +
-      (used >= 0.75 ? `CPU-bound, ${largest}'s share the largest (${Math.round((100 * largestMicros) / total)}%)` : `it waits more than it computes (round trips to the database${name === ROUTE.post ? ', whose SQLite files take one writer at a time' : ''})`) +
-      `; the gateway's ${micros(r.serverCpuMicros)} µs alone would cap it at ~${perSec(1e6 / r.serverCpuMicros)} req/s on its one event loop`
-    );
-  };
-  const last = runs[runs.length - 1]!;
-  const validationShare = Math.min(...runs.map((run) => at(run, ROUTE.post).result.serverCpuMicros ?? Number.POSITIVE_INFINITY));
-  return [
-    `- \`POST /payments\` ≥ ${TARGET.postRate} req/s with p99 ≤ ${TARGET.postP99} ms at 50 connections (this run: ${load.connections}), ${where}: ${verdict(postOk)} (${figures(ROUTE.post, true).join('; ')}).`,
-    `- \`GET /payments/{id}\` ≥ ${count(TARGET.getRate)} req/s, ${where}: ${verdict(getOk)} (${figures(ROUTE.get, false).join('; ')}).`,
-    `- Request validation ≤ ${100 * TARGET.validationShare}% of \`POST /payments\`: ${Number.isFinite(validationShare) ? (validation.validationMicros / validationShare <= TARGET.validationShare ? '**met**' : '**not met**') : '**unknown**'} (${validation.validationMicros.toFixed(1)} µs of ${micros(Number.isFinite(validationShare) ? validationShare : undefined)} µs).`,
-    `- What dominates at ${scaleName(last.scale)}: \`POST /payments\`: ${pace(last, ROUTE.post)}. \`GET /payments/{id}\`: ${pace(last, ROUTE.get)}. \`GET /payments?limit=20\`: ${pace(last, ROUTE.list)}.`,
-  ];
-}
-
-await main();
