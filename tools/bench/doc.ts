@@ -51,6 +51,8 @@ export interface RunRecord {
   /** `make bench`'s budget, minutes. */
   budgetMinutes: number;
   outcomes: Outcome[];
+  /** Each part's settings that differ from its script's own defaults. */
+  changed: Partial<Record<ScenarioId, string[]>>;
   /** Databases, queues and exchanges of this run still there after every cleanup (removed then). */
   leftovers: string[];
   /** What was checked for leftovers at the end. */
@@ -138,16 +140,28 @@ function machineSection(run: RunRecord): string[] {
 function runSection(run: RunRecord): string[] {
   const rows = run.outcomes.map((o) => [
     `[${TITLES[o.id]}](#${anchor(o.id)})`,
-    o.ok ? code(o.result.command) : 'failed',
+    (run.changed[o.id] ?? []).join('; ') || 'as alone',
     seconds(o.timing.seconds),
     `${o.timing.loadBefore.toFixed(2)} → ${o.timing.loadAfter.toFixed(2)}`,
   ]);
   const total = run.outcomes.reduce((sum, o) => sum + o.timing.seconds, 0);
   return [
-    `The parts ran in this order. Their settings keep the whole run under ~${run.budgetMinutes} minutes on a ${run.machine.cores}-core machine, so several are shorter than each script's own defaults (noted in their sections): each route is loaded for seconds, not minutes, and the record counts stop at 100k. Together they took ${seconds(total)}; the command in each row runs that part alone with the same settings.`,
+    `The parts ran in this order and took ${seconds(total)} together. To keep the whole run under ~${run.budgetMinutes} minutes on a ${run.machine.cores}-core machine shared with other work, each route is loaded for seconds, not minutes, and several parts run shorter than their script's own defaults (the second column; each section starts with the command that runs its part alone with the settings used here).${recordCounts(run.outcomes)}`,
     '',
-    markdownTable(['part', 'alone, with these settings', 'took', 'load average (1 min) before → after'], rows, 2),
+    markdownTable(['part', "settings unlike the script's defaults", 'took', 'load average (1 min) before → after'], rows, 2),
   ];
+}
+
+/** The record counts the parts ran at, from their results. */
+function recordCounts(outcomes: Outcome[]): string {
+  const parts: string[] = [];
+  for (const o of outcomes) {
+    if (!o.ok) continue;
+    if (o.id === 'scale') parts.push(`${o.result.details.options.scales.map(scale.scaleLabel).join(', ')} records of each kind in the scale part`);
+    if (o.id === 'payments') parts.push(`${o.result.details.steps.map((s) => s.group).join(' and ')} stored payments (issue 9's target names ${scale.scaleLabel(payments.TARGET.scale)})`);
+    if (o.id === 'billing') parts.push(`a billing run over ${scale.scaleLabel(o.result.details.options.storedForRun)} operations of ${scale.scaleLabel(o.result.details.options.contracts)} contracts`);
+  }
+  return parts.length > 0 ? ` Record counts: ${parts.join('; ')}.` : '';
 }
 
 // --- one scenario -----------------------------------------------------------------------------

@@ -34,6 +34,7 @@ import { type Scenario, rowsAgainstFirst } from './results.js';
 import { isMain, runAlone } from './scenarios.js';
 
 const SCRIPT = 'tools/bench/run.ts';
+export const HTTP_DEFAULTS: LoadOptions = { duration: 10, connections: 50, warmup: 2, timeout: 30 };
 const SEED_CONTRACTS = 200;
 /** Seeded contracts are spread over this many customers, so a customer's list is a full page. */
 const SEED_CUSTOMERS = 10;
@@ -182,4 +183,4 @@ async function measureUnitCosts(token: string, jwks: Parameters<typeof createLoc
   return { jwtMicros, validationMicros };
 }
 
-if (isMain(import.meta.url)) void runAlone('http', () => runHttp(parseLoadOptions(SCRIPT)));
+if (isMain(import.meta.url)) void runAlone('http', () => runHttp(parseLoadOptions(SCRIPT, HTTP_DEFAULTS)));
