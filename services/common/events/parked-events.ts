@@ -48,15 +48,18 @@ async function withParked(
     const channel = await connection.createConfirmChannel();
     channel.on('error', () => {}); // reported through the failed call below
     const names = topologyNames(prefix, service, []);
+    let waiting: number;
     try {
-      await channel.checkQueue(names.parking);
+      ({ messageCount: waiting } = await channel.checkQueue(names.parking));
     } catch (err) {
       // 404: the queue was never declared (the service never consumed an event), so nothing was parked.
       if ((err as { code?: unknown }).code === 404) return seen;
       throw err;
     }
     const held: GetMessage[] = [];
-    for (;;) {
+    // Only the messages parked when this began: a replayed message its service parks again at
+    // once (an invalid one) comes back behind them, and would be taken and replayed again, and again.
+    for (let read = 0; read < waiting; read++) {
       const message = await channel.get(names.parking, { noAck: false });
       if (!message) break;
       seen.push(describe(message));
