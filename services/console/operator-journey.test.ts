@@ -149,6 +149,19 @@ describe('Console: the operator journey (browser)', function () {
     await page.waitForURL(/status=suspended/);
     await console.settled();
     expect(await page.getByText('No contracts match.').isVisible()).to.equal(true);
+
+    // A customer id the API refuses: its reason where the list would be, the filters kept.
+    await page.getByLabel('Customer id', { exact: true }).fill('no spaces allowed');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForURL(/customerId=no/);
+    await console.settled();
+    expect(await page.getByRole('alert').textContent()).to.match(/customerId: /);
+    expect(await page.getByLabel('Customer id', { exact: true }).inputValue()).to.equal('no spaces allowed');
+    await capture('contracts-filter-refused');
+    await page.getByLabel('Customer id', { exact: true }).fill(customer.ref);
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForURL(new RegExp(`customerId=${customer.ref}`));
+    await console.settled();
   });
 
   it('shows the contracts at phone size without sideways scrolling of the page', async () => {
