@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import newman from 'newman';
 import { Collection } from 'postman-collection';
 import { SERVICES, instancesOf } from '../../services/registry.js';
-import { type Platform, platform } from '../testing/platform.js';
+import { type Platform, platform, stopPlatform } from '../testing/platform.js';
 import { COLLECTION_FILE, ENVIRONMENT_FILE, buildCollection } from './build.js';
 import { baseUrlVariable } from './postman-items.js';
 
@@ -46,6 +46,9 @@ describe('Postman collection', function () {
     before(async () => {
       running = await platform();
     });
+
+    // Its scenario bills this month, once per database: the next user of the platform gets a fresh one.
+    after(() => stopPlatform());
 
     it('runs every request of the collection with every test passing', async () => {
       const summary = await new Promise<newman.NewmanRunSummary>((ok, fail) =>

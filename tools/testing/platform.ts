@@ -1,8 +1,9 @@
 // The whole platform for the tests that need all of it (the Postman collection run by newman, the
-// console's browser journeys): started once per test run, the way `make run` starts it
-// (tools/dev/platform.ts), on ports moved by PORT_OFFSET so that a `make run` may go on beside
-// it, with databases and an AMQP prefix of its own — dropped when the run ends (the root hook in
-// tools/contract-testing/mocha-hooks.ts calls stopPlatform).
+// console's browser journeys), started the way `make run` starts it (tools/dev/platform.ts), on
+// ports moved by PORT_OFFSET so that a `make run` may go on beside it, with databases and an AMQP
+// prefix of its own — dropped when it stops. A test file that bills stops it after itself (a
+// billing run is once per period and database); the root hook in
+// tools/contract-testing/mocha-hooks.ts stops whatever is still running at the end.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,7 +32,7 @@ let prefix: string | undefined;
 
 const instances = SERVICES.flatMap((svc) => instancesOf(svc));
 
-/** The platform, started on first use (about half a minute) and shared by every test file of the run. */
+/** The platform, started on first use (about half a minute) and shared until stopPlatform(). */
 export function platform(): Promise<Platform> {
   started ??= start();
   return started;

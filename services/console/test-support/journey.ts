@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Browser } from 'playwright-core';
 import { createPaymentGatewayClient } from '../../../generated/payment-gateway/client.js';
 import { launchBrowser } from '../../../tools/testing/browser.js';
-import { type Platform, platform } from '../../../tools/testing/platform.js';
+import { type Platform, platform, stopPlatform } from '../../../tools/testing/platform.js';
 
 export interface JourneyContext {
   platform: Platform;
@@ -14,7 +14,11 @@ export interface JourneyContext {
   consoleUrl: string;
 }
 
-/** Call in a describe: starts (or joins) the platform and a browser before, closes the browser after. */
+/**
+ * Call in a describe: starts the platform and a browser before, stops both after. Each journey
+ * gets a platform of its own: billing runs once per period and database, and more than one
+ * journey bills this month.
+ */
 export function useJourney(): JourneyContext {
   const context = {} as JourneyContext;
   before(async function () {
@@ -23,8 +27,10 @@ export function useJourney(): JourneyContext {
     context.consoleUrl = context.platform.url('console');
     context.browser = await launchBrowser();
   });
-  after(async () => {
+  after(async function () {
+    this.timeout(60_000);
     await context.browser?.close();
+    await stopPlatform();
   });
   return context;
 }

@@ -62,14 +62,22 @@ async function render(): Promise<void> {
 }
 
 function show(content: HTMLElement): void {
+  // A page read again in place (a pending payment followed) keeps the reader where they are;
+  // a new page moves the focus to its heading, as a page load would.
+  const newPage = view.dataset.rendered !== location.hash;
   view.replaceChildren(content);
   view.removeAttribute('aria-busy');
   // Which address the page shown belongs to (tests wait for it after navigating).
   view.dataset.rendered = location.hash;
-  content.querySelector<HTMLElement>('h1')?.focus();
+  if (newPage) content.querySelector<HTMLElement>('h1')?.focus();
   document.title = `${content.querySelector('h1')?.textContent ?? 'Payspec'} · Payspec console`;
 }
 
+// The skip link jumps to the content without changing the address (the hash is the route).
+document.querySelector('.skip-link')?.addEventListener('click', (event) => {
+  event.preventDefault();
+  view.focus();
+});
 onSignedOut(() => renderNav());
 window.addEventListener('hashchange', () => void render());
 resume();

@@ -47,7 +47,6 @@ export function toMinorUnits(text: string, currency: string): number | undefined
 }
 
 export const dateTime = (iso: string | undefined) => (iso ? new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' }) : '—');
-export const date = (iso: string | undefined) => (iso ? new Date(iso).toLocaleDateString(undefined, { dateStyle: 'medium' }) : '—');
 
 export function badge(status: string): HTMLElement {
   return h('span', { class: `badge badge-${status.toLowerCase()}`, 'data-status': status }, status);
