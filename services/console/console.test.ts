@@ -22,6 +22,7 @@ import { contractChanged } from '../common/events/test-support/fixtures.js';
 import { createEventMetrics } from '../common/metrics.js';
 import { consoleService } from './main.js';
 import { CONSUMING_SERVICES } from './parked-events-delegate.js';
+import { publishInvalidEvent } from './test-support/operator.js';
 
 interface Seen {
   method: string;
@@ -53,6 +54,10 @@ describe('Console service (integration)', function () {
   let upstream: Awaited<ReturnType<typeof startUpstream>>;
   let consumer: EventBus;
   let mongo: MongoClient | undefined;
+  const consumerMetrics = createEventMetrics(new Registry());
+  /** How many contract.cancelled deliveries billing's consumer parked. */
+  const parkedCount = async () =>
+    (await consumerMetrics.consumed.get()).values.find((v) => v.labels.outcome === 'parked' && v.labels.type === 'contract.cancelled')?.value ?? 0;
   let brokenHandler = true;
   const handled: string[] = [];
   const client = (token?: string) =>
@@ -75,7 +80,7 @@ describe('Console service (integration)', function () {
       log: pino({ level: 'silent' }),
       inbox: new Inbox((mongo = await new MongoClient(MONGO_URL).connect()).db(testDatabaseName('console-billing'))),
       retryDelaysMs: TEST_RETRY_DELAYS_MS,
-      metrics: createEventMetrics(new Registry()),
+      metrics: consumerMetrics,
     });
     consumer.subscribe('contract.cancelled', async (event) => {
       if (brokenHandler) throw new Error('billing database is read-only');
@@ -165,6 +170,22 @@ describe('Console service (integration)', function () {
     const again = await ops.POST('/parked-events/{service}/{messageId}/replay', { params: { path: { service: 'billing', messageId: event.id } } });
     expect(again.response.status).to.equal(404);
     expect(again.error).to.include({ code: 'parked-event-not-found' });
+  });
+
+  it('replays an event its service parks again at once (an invalid one) exactly once, and lists it again', async () => {
+    const messageId = await publishInvalidEvent(AMQP_PREFIX, 'contract.cancelled', { contractId: 'not-a-contract' });
+    const ops = await operator();
+    const listed = async () => (await ops.GET('/parked-events', { params: { query: { service: 'billing' } } })).data!.data.filter((e) => e.messageId === messageId);
+    const [first] = await eventually(listed, (list) => list.length === 1, 'the invalid event parked');
+    expect(first!.reason).to.match(/contractId|must/);
+    const parkedBefore = await parkedCount();
+    const replay = await ops.POST('/parked-events/{service}/{messageId}/replay', { params: { path: { service: 'billing', messageId } } });
+    expect(replay.response.status).to.equal(200);
+    // Parked again by billing (still invalid), once: the replay did not take it a second time.
+    const [again] = await eventually(listed, (list) => list.length === 1 && list[0]!.parkedAt !== first!.parkedAt, 'the event parked again');
+    expect(again).to.include({ messageId, attempts: 1 });
+    expect(await listed()).to.have.length(1);
+    expect(await parkedCount()).to.equal(parkedBefore + 1);
   });
 
   it("names, as the services that may hold parked events, exactly the event catalog's consumers", () => {

@@ -57,7 +57,7 @@ describe('Console: the operator journey (browser)', function () {
     const contact = uniqueContact('corporate');
     customer.userId = await signUpUser(platform, { role: 'customer', ...contact, firstName: 'Cora', lastName: 'Porate' });
     // A contract.subscribed no consumer can handle: billing parks it at once.
-    parkedId = await publishInvalidEvent(platform, 'contract.subscribed', { contractId: 'not-a-contract' });
+    parkedId = await publishInvalidEvent(platform.prefix, 'contract.subscribed', { contractId: 'not-a-contract' });
     await eventually(
       async () => (await apis.operations.GET('/parked-events', { params: { query: { service: 'billing' } } })).data?.data.find((e) => e.messageId === parkedId),
       Boolean,

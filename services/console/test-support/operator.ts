@@ -22,11 +22,11 @@ export function operatorApis(platform: Platform, token: string) {
 }
 
 /**
- * Publishes a `type` event whose payload fails the event's schema to the platform's exchange,
+ * Publishes a `type` event whose payload fails the event's schema to the exchange of `prefix` (a platform's),
  * with the properties the bus relies on (message id: what parked events are listed and replayed
  * by; type). Its consumers park it at once, without calling a handler. Answers the message id.
  */
-export async function publishInvalidEvent(platform: Platform, type: string, data: unknown): Promise<string> {
+export async function publishInvalidEvent(prefix: string, type: string, data: unknown): Promise<string> {
   const messageId = `evt_journey_${randomUUID().replace(/-/g, '')}`;
   const event = {
     specversion: '1.0',
@@ -41,7 +41,7 @@ export async function publishInvalidEvent(platform: Platform, type: string, data
   const connection = await amqplib.connect(AMQP_URL);
   try {
     const channel = await connection.createConfirmChannel();
-    channel.publish(topologyNames(platform.prefix, 'operator-journey', []).exchange, type, Buffer.from(JSON.stringify(event)), {
+    channel.publish(topologyNames(prefix, 'operator-journey', []).exchange, type, Buffer.from(JSON.stringify(event)), {
       persistent: true,
       contentType: 'application/cloudevents+json',
       messageId,
