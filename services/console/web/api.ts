@@ -21,8 +21,31 @@ export const mailer = createInvoiceMailerClient({ baseUrl: '/api/invoice-mailer'
 /** The console's own API (parked events), at its root. */
 export const operations = createConsoleClient({ baseUrl: location.origin, token });
 
-/** A fresh Idempotency-Key: one per user action, so a retried click is not a second payment. */
+/** A fresh Idempotency-Key. */
 export const idempotencyKey = () => crypto.randomUUID();
+
+/**
+ * The Idempotency-Key of one action a form makes: the same key while a request's outcome is not
+ * known (no answer, or a 5xx), so that trying again cannot do it twice; a fresh one once the
+ * service answered — a refusal corrected and sent again is a new action, which under the old key
+ * would be answered 409 `idempotency-key-reused`, and a second top-up of the same amount is meant.
+ *
+ *   const pay = actionKey();   …   await pay((key) => call(gateway.POST('/payments', { params: { header: { 'Idempotency-Key': key } }, … })));
+ */
+export function actionKey(): <T>(send: (key: string) => Promise<T>) => Promise<T> {
+  let key = idempotencyKey();
+  return async (send) => {
+    try {
+      const answer = await send(key);
+      key = idempotencyKey();
+      return answer;
+    } catch (err) {
+      const status = err instanceof ProblemError ? err.problem.status : 0;
+      if (status >= 400 && status < 500) key = idempotencyKey();
+      throw err;
+    }
+  };
+}
 
 /**
  * The data of an answer, or a ProblemError with its problem (what forms and pages show).
@@ -33,4 +56,14 @@ export async function call<T>(answer: Promise<{ data?: T; error?: unknown; respo
   if (response.ok) return data as T;
   const problem = (error && typeof error === 'object' && 'status' in error ? error : undefined) as Problem | undefined;
   throw new ProblemError(problem ?? { type: 'about:blank', title: response.statusText || 'Request failed', status: response.status, code: 'http-error', detail: `The server answered ${response.status}.` });
+}
+
+/** Like call(), but undefined for a 404 (a part of a page the service does not know, or not yet). */
+export async function optional<T>(answer: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T | undefined> {
+  try {
+    return await call(answer);
+  } catch (err) {
+    if (err instanceof ProblemError && err.problem.status === 404) return undefined;
+    throw err;
+  }
 }

@@ -22,12 +22,31 @@ function renderNav(): void {
   const links = who
     ? routes.filter((r) => r.nav && r.roles !== 'public' && r.roles.includes(who.role))
     : routes.filter((r) => r.nav && r.roles === 'public');
+  // The section the page is in: the longest nav path the address starts with (a contract's page is under Company).
   const path = current().path;
+  const section = links
+    .filter((r) => path === r.path || path.startsWith(`${r.path}/`))
+    .sort((a, b) => b.path.length - a.path.length)[0];
   nav.replaceChildren(
     h(
       'ul',
       {},
-      links.map((r) => h('li', {}, h('a', { href: href(r.path), 'aria-current': path === r.path ? 'page' : undefined }, r.nav!))),
+      links.map((r) =>
+        h(
+          'li',
+          {},
+          h(
+            'a',
+            {
+              href: href(r.path),
+              'aria-current': r === section ? 'page' : undefined,
+              // The page already shown, clicked again: read it again (the address does not change).
+              onclick: () => void (location.hash === href(r.path) && render()),
+            },
+            r.nav!,
+          ),
+        ),
+      ),
       who
         ? h(
             'li',

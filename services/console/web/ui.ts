@@ -2,6 +2,7 @@
 // fields it names, tables, money and dates. No framework: pages are small and render once per
 // visit, so plain DOM keeps the bundle small and the pages fast.
 import type { Problem } from './api';
+import { href } from './router';
 
 export type Child = Node | string | number | null | undefined | false | Child[];
 type Props = Record<string, string | number | boolean | undefined | ((event: Event) => void)>;
@@ -47,6 +48,48 @@ export function toMinorUnits(text: string, currency: string): number | undefined
 }
 
 export const dateTime = (iso: string | undefined) => (iso ? new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' }) : '—');
+
+/** A time shown in the reader's locale, with the exact instant in `datetime`. */
+export function when(iso: string | undefined): Child {
+  return iso ? h('time', { datetime: iso }, dateTime(iso)) : '—';
+}
+
+/** A date-only value ("2026-12-31", a contract's validity) as that day, whatever the browser's time zone. */
+export function date(value: string | undefined): string {
+  if (!value) return '—';
+  const at = new Date(`${value.slice(0, 10)}T00:00:00Z`);
+  return Number.isNaN(at.getTime()) ? value : at.toLocaleDateString(undefined, { dateStyle: 'medium', timeZone: 'UTC' });
+}
+
+/** A message or event as text: JSON indented, anything else as it is; keyboard-scrollable when wide. */
+export function pre(value: unknown): HTMLElement {
+  return h('pre', { tabindex: 0 }, typeof value === 'string' ? value : JSON.stringify(value, null, 2));
+}
+
+/**
+ * "Next page" (and "First page" when not on the first): a list's cursor pages. `query` is the
+ * page's other parameters (filters), kept on both links; the cursor goes in `param`.
+ */
+export function pager(options: {
+  label: string;
+  path: string;
+  query?: Record<string, string | undefined>;
+  cursor: string | undefined;
+  page: { hasMore: boolean; nextCursor?: string };
+  param?: string;
+  next?: string;
+  first?: string;
+}): HTMLElement | null {
+  const { label, path, query = {}, cursor, page, param = 'cursor', next = 'Next page', first = 'First page' } = options;
+  const more = page.hasMore && page.nextCursor;
+  if (!cursor && !more) return null;
+  return h(
+    'nav',
+    { class: 'pager', 'aria-label': label },
+    cursor ? h('a', { href: href(path, { ...query, [param]: undefined }) }, first) : null,
+    more ? h('a', { href: href(path, { ...query, [param]: page.nextCursor }), rel: 'next' }, next) : null,
+  );
+}
 
 export function badge(status: string): HTMLElement {
   return h('span', { class: `badge badge-${status.toLowerCase()}`, 'data-status': status }, status);
@@ -184,21 +227,35 @@ export function notice(text: string, kind: 'error' | 'info' = 'info'): HTMLEleme
   return h('div', { class: `notice notice-${kind}`, role: kind === 'error' ? 'alert' : 'status' }, text);
 }
 
+/** A problem that kept part of a page from loading (a filter the API refused, a service down), shown where that part would be. */
+export function problemNotice(err: unknown): HTMLElement {
+  if (!(err instanceof ProblemError)) return notice((err as Error)?.message ?? String(err), 'error');
+  const { problem } = err;
+  const errors = (problem.errors ?? []).map(({ pointer, message }) => `${pointer.split('/').slice(2).join('.') || pointer}: ${message}`);
+  return h(
+    'div',
+    { class: 'notice notice-error', role: 'alert' },
+    h('strong', {}, problem.title),
+    problem.detail ? h('p', {}, problem.detail) : null,
+    errors.length ? h('ul', {}, errors.map((text) => h('li', {}, text))) : null,
+  );
+}
+
 /** A page: its heading (focused when the page opens, for screen readers) and content. */
 export function page(title: string, ...content: Child[]): HTMLElement {
   return h('section', { class: 'page' }, h('h1', { tabindex: -1 }, title), content);
 }
 
-/** Reads a field's value as minor units of `currency`, or throws a problem naming the field. */
-export function amountField(values: Record<string, string>, name: string, currency: string): number {
+/** Reads a field's value as minor units of `currency` (zero only with allowZero: a credit limit), or throws a problem naming the field. */
+export function amountField(values: Record<string, string>, name: string, currency: string, { allowZero = false } = {}): number {
   const minor = toMinorUnits(values[name] ?? '', currency);
-  if (minor === undefined || minor <= 0) {
+  if (minor === undefined || (minor === 0 && !allowZero)) {
     throw new ProblemError({
       type: 'about:blank',
       title: 'Check the amount',
       status: 400,
       code: 'invalid-amount',
-      detail: `Give the amount in ${currency}, e.g. 12.50.`,
+      detail: `Give the amount in ${currency}, e.g. 12.50${allowZero ? ' (0 allowed)' : ''}.`,
       errors: [{ pointer: `/body/${name.replace(/\./g, '/')}`, message: `an amount in ${currency}, e.g. 12.50` }],
     });
   }

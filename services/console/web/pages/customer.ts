@@ -6,10 +6,10 @@ import type { components as Billing } from '../../../../generated/billing/types'
 import type { components as Contracts } from '../../../../generated/contract/types';
 import type { components as Gateway } from '../../../../generated/payment-gateway/types';
 import type { components as Voucher } from '../../../../generated/voucher/types';
-import { billing, call, contracts, gateway, vouchers } from '../api';
+import { actionKey, billing, call, contracts, gateway, optional, vouchers } from '../api';
 import { type Route, href, navigate } from '../router';
-import { type Field, amountField, badge, dateTime, facts, form, h, money, notice, page, table } from '../ui';
-import { actionKey, day, flash, me, month, pager, problemOf, signed, takeFlash } from './customer-parts';
+import { type Field, amountField, badge, date, dateTime, facts, form, h, money, notice, page, pager, table } from '../ui';
+import { flash, me, month, signed, takeFlash } from './customer-parts';
 
 type Transaction = Gateway['schemas']['Transaction'];
 type TransactionType = Gateway['schemas']['TransactionType'];
@@ -40,16 +40,6 @@ const currencyField = (held: string | undefined, hint?: string): Field => ({
   options: (held ? [held] : CURRENCIES).map((c) => ({ value: c, label: c })),
   hint,
 });
-
-/** A part of a page the service does not know (yet): undefined instead of failing the whole page. */
-async function unlessMissing<T>(answer: Promise<T>): Promise<T | undefined> {
-  try {
-    return await answer;
-  } catch (err) {
-    if (problemOf(err)?.status === 404) return undefined;
-    throw err;
-  }
-}
 
 const items = (operation: Operation) =>
   operation.orders.flatMap((order) => order.items.map((item) => `${item.label} × ${item.quantity}${order.reference ? ` (${order.reference})` : ''}`)).join('; ');
@@ -261,7 +251,7 @@ export const customerRoutes: Route[] = [
             { label: 'Company', cell: (c) => c.customer.name },
             { label: 'Status', cell: (c) => badge(c.status) },
             { label: 'Credit limit', numeric: true, cell: (c) => money(c.creditLimit, c.currency) },
-            { label: 'Valid', cell: (c) => `${day(c.validFrom)} – ${day(c.validTo)}` },
+            { label: 'Valid', cell: (c) => `${date(c.validFrom)} – ${date(c.validTo)}` },
           ],
           list.data,
           cursor ? 'No more contracts.' : 'No contract names your account. Your company’s contract is set up by a Payspec operator.',
@@ -280,9 +270,9 @@ export const customerRoutes: Route[] = [
       const [contract, outstanding, operations, invoices] = await Promise.all([
         call(contracts.GET('/contracts/{contractId}', { params: { path } })),
         // Billing learns contracts from their events: a new one may not have reached it yet.
-        unlessMissing(call(billing.GET('/contracts/{contractId}/outstanding', { params: { path } }))),
-        unlessMissing(call(billing.GET('/contracts/{contractId}/operations', { params: { path, query: { limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) } } }))),
-        unlessMissing(call(billing.GET('/invoices', { params: { query: { contractId, limit: PAGE_SIZE, ...(invoicesCursor ? { cursor: invoicesCursor } : {}) } } }))),
+        optional(billing.GET('/contracts/{contractId}/outstanding', { params: { path } })),
+        optional(billing.GET('/contracts/{contractId}/operations', { params: { path, query: { limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) } } })),
+        optional(billing.GET('/invoices', { params: { query: { contractId, limit: PAGE_SIZE, ...(invoicesCursor ? { cursor: invoicesCursor } : {}) } } })),
       ]);
       const here = `/company/contracts/${contractId}`;
       const { mandate } = contract;
@@ -293,7 +283,7 @@ export const customerRoutes: Route[] = [
           ['Customer reference', contract.customer.id],
           ['Invoices sent to', contract.customer.billingEmail],
           ['Status', [badge(contract.status), contract.statusReason ? ` ${contract.statusReason}` : null]],
-          ['Valid', `${day(contract.validFrom)} – ${day(contract.validTo)}`],
+          ['Valid', `${date(contract.validFrom)} – ${date(contract.validTo)}`],
           ['Credit limit', money(contract.creditLimit, contract.currency)],
         ]),
         h('h2', {}, 'Credit'),
@@ -309,8 +299,8 @@ export const customerRoutes: Route[] = [
           ['Mandate reference', mandate.reference],
           ['Account', h('code', {}, mandate.ibanMasked)],
           ...(mandate.bic ? ([['BIC', mandate.bic]] as [string, string][]) : []),
-          ['Signed on', day(mandate.signedOn)],
-          ['Expires on', mandate.expiresOn ? day(mandate.expiresOn) : 'No end date'],
+          ['Signed on', date(mandate.signedOn)],
+          ['Expires on', mandate.expiresOn ? date(mandate.expiresOn) : 'No end date'],
         ]),
         h('h2', {}, 'Operations'),
         operations

@@ -1,9 +1,9 @@
 // Merchants: take a card payment, follow it until the bank settles it, page through payments
 // with filters, open one with its status history, refund part of it (gateway's payments API).
 import type { components } from '../../../../generated/payment-gateway/types';
-import { call, gateway, idempotencyKey } from '../api';
+import { actionKey, call, gateway } from '../api';
 import { type Route, href, navigate } from '../router';
-import { amountField, badge, dateTime, facts, form, h, money, notice, page, table } from '../ui';
+import { amountField, badge, dateTime, facts, form, h, money, notice, page, pager, table } from '../ui';
 
 type Payment = components['schemas']['Payment'];
 type PaymentStatus = components['schemas']['PaymentStatus'];
@@ -39,7 +39,7 @@ export const merchantRoutes: Route[] = [
     nav: 'Take a payment',
     render() {
       // One key per payment the merchant means to make: a retried click answers the same payment.
-      const key = idempotencyKey();
+      const charge = actionKey();
       const year = new Date().getUTCFullYear();
       return page(
         'Take a payment',
@@ -59,9 +59,10 @@ export const merchantRoutes: Route[] = [
           ],
           async onSubmit(values) {
             const currency = values.currency ?? 'EUR';
-            const payment = await call(
-              gateway.POST('/payments', {
-                params: { header: { 'Idempotency-Key': key } },
+            const payment = await charge((key) =>
+              call(
+                gateway.POST('/payments', {
+                  params: { header: { 'Idempotency-Key': key } },
                 body: {
                   amount: amountField(values, 'amount', currency),
                   currency,
@@ -75,7 +76,8 @@ export const merchantRoutes: Route[] = [
                     holderName: values['card.holderName'] ?? '',
                   },
                 },
-              }),
+                }),
+              ),
             );
             navigate(`/payments/${payment.id}`);
           },
@@ -126,12 +128,7 @@ export const merchantRoutes: Route[] = [
           result.data,
           'No payments match.',
         ),
-        h(
-          'nav',
-          { class: 'pager', 'aria-label': 'Pages' },
-          cursor ? h('a', { href: href('/payments', filters) }, 'First page') : null,
-          result.hasMore && result.nextCursor ? h('a', { href: href('/payments', { ...filters, cursor: result.nextCursor }), rel: 'next' }, 'Next page') : null,
-        ),
+        pager({ label: 'Payment pages', path: '/payments', query: filters, cursor, page: result }),
       );
     },
   },
@@ -142,7 +139,7 @@ export const merchantRoutes: Route[] = [
       const refunded = /^(succeeded|failed|pending):(\d+)$/.exec(query.get('refunded') ?? '');
       const payment = await call(gateway.GET('/payments/{paymentId}', { params: { path: { paymentId } } }));
       const refundable = payment.amount - payment.refundedAmount;
-      const key = idempotencyKey();
+      const refund = actionKey();
       const content = page(
         `Payment ${payment.id}`,
         payment.status === 'pending' ? notice('Waiting for the bank to settle this payment…') : null,
@@ -179,13 +176,15 @@ export const merchantRoutes: Route[] = [
                   { name: 'reason', label: 'Reason' },
                 ],
                 async onSubmit(values) {
-                  const refund = await call(
-                    gateway.POST('/payments/{paymentId}/refunds', {
-                      params: { path: { paymentId }, header: { 'Idempotency-Key': key } },
-                      body: { amount: amountField(values, 'amount', payment.currency), ...(values.reason ? { reason: values.reason } : {}) },
-                    }),
+                  const made = await refund((key) =>
+                    call(
+                      gateway.POST('/payments/{paymentId}/refunds', {
+                        params: { path: { paymentId }, header: { 'Idempotency-Key': key } },
+                        body: { amount: amountField(values, 'amount', payment.currency), ...(values.reason ? { reason: values.reason } : {}) },
+                      }),
+                    ),
                   );
-                  navigate(`/payments/${paymentId}`, { refunded: `${refund.status}:${refund.amount}` });
+                  navigate(`/payments/${paymentId}`, { refunded: `${made.status}:${made.amount}` });
                 },
               }),
             ]

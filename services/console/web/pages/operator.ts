@@ -6,11 +6,11 @@ import type { components as BillingTypes } from '../../../../generated/billing/t
 import type { components as ConsoleTypes } from '../../../../generated/console/types';
 import type { components as ContractTypes } from '../../../../generated/contract/types';
 import type { components as MailerTypes } from '../../../../generated/invoice-mailer/types';
-import { billing, call, contracts, mailer, operations } from '../api';
+import { actionKey, billing, call, contracts, mailer, operations, optional } from '../api';
 import { type Route, href, navigate } from '../router';
 import { principal } from '../session';
-import { type Child, badge, facts, form, h, money, notice, page, table } from '../ui';
-import { actions, day, keyPerBody, minorUnitsField, optional, pager, periodOf, pre, problemNotice, recentPeriods, when } from './operator-parts';
+import { type Child, amountField, badge, facts, form, h, money, notice, page, pager, pre, problemNotice, table, when } from '../ui';
+import { actions, dateInDays, periodOf, recentPeriods } from './operator-parts';
 
 type Contract = ContractTypes['schemas']['Contract'];
 type ContractStatus = ContractTypes['schemas']['ContractStatus'];
@@ -85,8 +85,8 @@ const contractRoutes: Route[] = [
     path: '/contracts/new',
     roles: OPERATOR,
     render() {
-      // One key per contract the operator means to create: the same body sent again is the same contract.
-      const keyFor = keyPerBody();
+      // One key per contract the operator means to create (kept while an answer is unknown).
+      const create = actionKey();
       return page(
         'New contract',
         h('p', {}, 'A deferred-payment contract for a corporate customer: it is active at once, within its dates and credit limit, and billed monthly by direct debit.'),
@@ -105,14 +105,14 @@ const contractRoutes: Route[] = [
               autocomplete: 'off',
               hint: "The id of the customer's account on the payment gateway (sign-up answers it): the one account, besides operators, that sees this contract.",
             },
-            { name: 'validFrom', label: 'Valid from', type: 'date', required: true, value: day() },
-            { name: 'validTo', label: 'Valid to', type: 'date', required: true, value: day(364), hint: 'The last day it may be used; on or after the first.' },
+            { name: 'validFrom', label: 'Valid from', type: 'date', required: true, value: dateInDays() },
+            { name: 'validTo', label: 'Valid to', type: 'date', required: true, value: dateInDays(364), hint: 'The last day it may be used; on or after the first.' },
             { name: 'currency', label: 'Currency', type: 'select', options: CURRENCIES, value: 'EUR' },
             { name: 'creditLimit', label: 'Credit limit', required: true, inputmode: 'decimal', placeholder: '5000.00', hint: 'What may be outstanding at most, in the currency above.' },
             { name: 'mandate.reference', label: 'Mandate reference', required: true, placeholder: 'ACME-2026-0001', hint: 'The unique mandate reference (UMR) of the direct-debit mandate.' },
             { name: 'mandate.iban', label: 'IBAN', required: true, autocomplete: 'off', placeholder: 'FR76 3000 6000 0112 3456 7890 189' },
             { name: 'mandate.bic', label: 'BIC (optional)', autocomplete: 'off', placeholder: 'AGRIFRPP' },
-            { name: 'mandate.signedOn', label: 'Mandate signed on', type: 'date', required: true, value: day() },
+            { name: 'mandate.signedOn', label: 'Mandate signed on', type: 'date', required: true, value: dateInDays() },
             { name: 'mandate.expiresOn', label: 'Mandate expires on (optional)', type: 'date' },
           ],
           async onSubmit(values) {
@@ -129,7 +129,7 @@ const contractRoutes: Route[] = [
               validFrom: text(values, 'validFrom'),
               validTo: text(values, 'validTo'),
               currency,
-              creditLimit: minorUnitsField(values, 'creditLimit', currency),
+              creditLimit: amountField(values, 'creditLimit', currency, { allowZero: true }),
               mandate: {
                 reference: text(values, 'mandate.reference'),
                 // IBANs are written in capitals (the API refuses lower case), spaces allowed.
@@ -139,7 +139,7 @@ const contractRoutes: Route[] = [
                 ...(expiresOn ? { expiresOn } : {}),
               },
             };
-            const contract = await call(contracts.POST('/contracts', { params: { header: { 'Idempotency-Key': keyFor(body) } }, body }));
+            const contract = await create((key) => call(contracts.POST('/contracts', { params: { header: { 'Idempotency-Key': key } }, body })));
             navigate(`/contracts/${contract.id}`, { done: 'created' });
           },
         }),
@@ -194,7 +194,7 @@ const contractRoutes: Route[] = [
             result.data,
             'No contracts match.',
           ),
-          pager('/contracts', filters, result, cursor),
+          pager({ label: 'Contract pages', path: '/contracts', query: filters, cursor, page: result }),
         ];
       } catch (err) {
         listing = problemNotice(err);
@@ -253,7 +253,7 @@ const contractRoutes: Route[] = [
           history.data,
           'No changes.',
         ),
-        pager(base, {}, history, cursor, { label: 'History pages' }),
+        pager({ label: 'History pages', path: base, cursor, page: history }),
       );
     },
   },
@@ -282,7 +282,7 @@ function contractActions(contract: Contract): Child {
         { name: 'reason', label: 'Reason for the new limit', required: true },
       ],
       async onSubmit(values) {
-        await call(contracts.PUT('/contracts/{contractId}/credit-limit', { params: { path }, body: { creditLimit: minorUnitsField(values, 'creditLimit', contract.currency), reason: text(values, 'reason') } }));
+        await call(contracts.PUT('/contracts/{contractId}/credit-limit', { params: { path }, body: { creditLimit: amountField(values, 'creditLimit', contract.currency, { allowZero: true }), reason: text(values, 'reason') } }));
         back('credit-limit');
       },
     }),
@@ -489,7 +489,7 @@ const invoiceRoutes: Route[] = [
             result.data,
             'No invoices match.',
           ),
-          pager('/invoices', filters, result, cursor),
+          pager({ label: 'Invoice pages', path: '/invoices', query: filters, cursor, page: result }),
         ];
       } catch (err) {
         listing = problemNotice(err);
