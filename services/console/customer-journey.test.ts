@@ -279,7 +279,7 @@ describe('Console: the customer journey (browser)', function () {
       ]);
       expect(rows.every((cells) => cells[5] === company.invoiced.id)).to.equal(true);
       const facts = await factsOf();
-      expect(facts).to.include({ Status: 'sent', Company: 'Lumen Works Council', Purchases: '€298.00', Refunds: '€0.00', Net: '€298.00', Declined: 'None' });
+      expect(facts).to.include({ Status: 'sent', Company: 'Lumen Works Council', Purchases: '€298.00', Refunds: '€0.00', Net: '€298.00', 'Declined (not invoiced)': 'None' });
       expect(facts.Sent).to.contain(`to ${company.contract.customer.billingEmail}`);
       await capture('invoice');
 

@@ -10,6 +10,7 @@ import { actionKey, billing, call, contracts, gateway, optional, vouchers } from
 import { type Route, href, navigate } from '../router';
 import { type Field, amountField, badge, date, dateTime, facts, form, h, money, notice, page, pager, table } from '../ui';
 import { flash, me, month, signed, takeFlash } from './customer-parts';
+import { invoiceLines, invoiceTotals } from './invoice-parts';
 
 type Transaction = Gateway['schemas']['Transaction'];
 type TransactionType = Gateway['schemas']['TransactionType'];
@@ -17,7 +18,6 @@ type VoucherView = Voucher['schemas']['Voucher'];
 type Contract = Contracts['schemas']['Contract'];
 type Operation = Billing['schemas']['Operation'];
 type Invoice = Billing['schemas']['Invoice'];
-type InvoiceLine = Billing['schemas']['InvoiceLine'];
 
 const CURRENCIES = ['EUR', 'GBP', 'USD'];
 const PAGE_SIZE = 20;
@@ -352,8 +352,6 @@ export const customerRoutes: Route[] = [
     roles: ['customer'],
     async render({ invoiceId = '' }) {
       const invoice = await call(billing.GET('/invoices/{invoiceId}', { params: { path: { invoiceId } } }));
-      const { currency } = invoice;
-      const lineAmount = (line: InvoiceLine) => (line.kind === 'refund' ? signed(line.amount, currency, 'out') : money(line.amount, currency));
       return page(
         `Invoice ${invoice.id}`,
         facts([
@@ -365,26 +363,9 @@ export const customerRoutes: Route[] = [
           ['Contract', h('a', { href: href(`/company/contracts/${invoice.contractId}`) }, invoice.contractId)],
         ]),
         h('h2', {}, 'Lines'),
-        table<InvoiceLine>(
-          'Invoice lines',
-          [
-            { label: 'Item', cell: (l) => l.label },
-            { label: 'Kind', cell: (l) => l.kind },
-            { label: 'Unit price', numeric: true, cell: (l) => money(l.unitPrice, currency) },
-            { label: 'Quantity', numeric: true, cell: (l) => l.quantity },
-            { label: 'Amount', numeric: true, cell: lineAmount },
-            { label: 'Operation', cell: (l) => h('code', {}, l.operationId) },
-          ],
-          invoice.lines,
-          'No lines.',
-        ),
+        invoiceLines(invoice),
         h('h2', {}, 'Totals'),
-        facts([
-          ['Purchases', money(invoice.purchases, currency)],
-          ['Refunds', invoice.refunds ? signed(invoice.refunds, currency, 'out') : money(0, currency)],
-          ['Net', h('strong', { class: 'net' }, money(invoice.net, currency))],
-          ['Declined', invoice.declined.count ? `${invoice.declined.count} purchase(s), ${money(invoice.declined.amount, currency)}, not charged` : 'None'],
-        ]),
+        invoiceTotals(invoice),
         h('p', {}, h('a', { href: href(`/company/contracts/${invoice.contractId}`) }, 'Back to the contract')),
       );
     },

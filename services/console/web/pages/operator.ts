@@ -10,6 +10,7 @@ import { actionKey, billing, call, contracts, mailer, operations, optional } fro
 import { type Route, href, navigate } from '../router';
 import { principal } from '../session';
 import { type Child, amountField, badge, facts, form, h, money, notice, page, pager, pre, problemNotice, table, when } from '../ui';
+import { invoiceLines, invoiceTotals } from './invoice-parts';
 import { actions, dateInDays, periodOf, recentPeriods } from './operator-parts';
 
 type Contract = ContractTypes['schemas']['Contract'];
@@ -19,7 +20,6 @@ type ContractCreateRequest = ContractTypes['schemas']['ContractCreateRequest'];
 type Outstanding = BillingTypes['schemas']['Outstanding'];
 type BillingRun = BillingTypes['schemas']['BillingRun'];
 type Invoice = BillingTypes['schemas']['Invoice'];
-type InvoiceLine = BillingTypes['schemas']['InvoiceLine'];
 type SentInvoice = MailerTypes['schemas']['SentInvoice'];
 type ParkedEvent = ConsoleTypes['schemas']['ParkedEvent'];
 type ServiceName = ConsoleTypes['schemas']['ServiceName'];
@@ -424,8 +424,6 @@ const billingRunRoutes: Route[] = [
 
 // ---- Invoices --------------------------------------------------------------------------------
 
-/** A line's amount as it counts on the invoice: refunds are credited. */
-const lineAmount = (line: InvoiceLine, currency: string) => money(line.kind === 'refund' ? -line.amount : line.amount, currency);
 
 function mailFacts(sent: SentInvoice | undefined | Error): Child {
   if (sent instanceof Error) return notice(`The invoice mailer did not answer: ${sent.message}`, 'error');
@@ -516,30 +514,9 @@ const invoiceRoutes: Route[] = [
           ...(invoice.sentAt ? ([['Sent', when(invoice.sentAt)]] as [string, Child][]) : []),
         ]),
         h('h2', {}, 'Lines'),
-        table<InvoiceLine>(
-          'Lines',
-          [
-            { label: 'Item', cell: (l) => l.label },
-            { label: 'Kind', cell: (l) => l.kind },
-            { label: 'Unit price', numeric: true, cell: (l) => money(l.unitPrice, invoice.currency) },
-            { label: 'Quantity', numeric: true, cell: (l) => l.quantity },
-            { label: 'Amount', numeric: true, cell: (l) => lineAmount(l, invoice.currency) },
-            { label: 'Operation', cell: (l) => h('code', {}, l.operationId) },
-          ],
-          invoice.lines,
-          'No lines: only declined purchases this period.',
-        ),
+        invoiceLines(invoice),
         h('h2', {}, 'Totals'),
-        h(
-          'div',
-          { class: 'totals' },
-          facts([
-            ['Purchases', money(invoice.purchases, invoice.currency)],
-            ['Refunds', money(invoice.refunds ? -invoice.refunds : 0, invoice.currency)],
-            ['Net', h('strong', {}, money(invoice.net, invoice.currency))],
-            ['Declined (not invoiced)', `${count(invoice.declined.count, 'purchase')}, ${money(invoice.declined.amount, invoice.currency)}`],
-          ]),
-        ),
+        invoiceTotals(invoice),
         h(
           'section',
           { 'aria-labelledby': 'invoice-mail' },
