@@ -17,8 +17,9 @@
 //   --quick           tiny durations and record counts: a smoke test of the whole pipeline
 //   --out, --chart    where to write; by default docs/benchmarks.md and docs/benchmarks-scale.svg,
 //                     but $TMPDIR/payspec-bench/ with --only or --quick (docs/ holds whole runs only)
-//   --save-results    also write the run's results as JSON; --from-results renders the doc from
-//                     such a file without measuring anything (to work on the text)
+//   --save-results    where to write the run's results as JSON (by default $TMPDIR/payspec-bench/
+//                     results-<start>.json); --from-results renders the doc from such a file
+//                     without measuring anything (to work on the text)
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -197,7 +198,13 @@ async function measure(): Promise<RunRecord> {
 
 async function main(): Promise<void> {
   const record: RunRecord = values['from-results'] ? (JSON.parse(readFileSync(values['from-results'], 'utf8')) as RunRecord) : await measure();
-  if (values['save-results']) writeFileSync(values['save-results'], `${JSON.stringify(record, null, 2)}\n`);
+  // The results as data, so the doc can be rendered again without measuring (--from-results).
+  if (!values['from-results']) {
+    const saved = values['save-results'] ?? join(scratch, `results-${record.startedAt.replace(/:/g, '')}.json`);
+    mkdirSync(dirname(resolve(saved)), { recursive: true });
+    writeFileSync(saved, `${JSON.stringify(record, null, 2)}\n`);
+    log(`results saved to ${saved} (render again with --from-results)`);
+  }
 
   // The scale chart, when the scale part ran.
   const scale = record.outcomes.find((o): o is Extract<Outcome, { id: 'scale'; ok: true }> => o.id === 'scale' && o.ok);

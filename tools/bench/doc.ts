@@ -482,6 +482,14 @@ function scaleInterpretation(rows: Row[], scales: number[]): string {
       `The list routes filter and sort the head copies on something else than \`_id\`, which FerretDB answers by reading the whole \`contracts\` collection and sorting it in memory, so they grow with every contract stored, by design: ${lists.map((r) => `${code(r.name)} (p50 ${ms(r.firstP50)} → ${ms(r.lastP50)} ms, ${r.ratio.toFixed(r.ratio < 10 ? 2 : 0)}×)`).join(', ')}.`,
     );
   }
+  const baseline = routes.find(({ at }) => at[0]!.isBaseline);
+  if (baseline) {
+    const [first, last] = [baseline.at[0]!, baseline.at[baseline.at.length - 1]!];
+    const change = last.rate / first.rate;
+    sentences.push(
+      `Bare Express, measured at each scale just before the routes, ran at ${perSec(first.rate)} req/s at ${first.group} and ${perSec(last.rate)} at ${last.group} (${change.toFixed(2)}×)${change > 1.25 ? ': the machine had more CPU to spare later in the run, which speeds up every row at the larger scales as well — compare the CPU columns, which do not depend on it' : change < 0.8 ? ': the machine was busier later in the run, which slows every row at the larger scales as well — compare the CPU columns, which do not depend on it' : ''}.`,
+    );
+  }
   const events = routes.find((r) => r.name === scale.EVENTS_ROW);
   if (events) {
     const first = events.at[0]!;

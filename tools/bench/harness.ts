@@ -535,7 +535,11 @@ export async function loadRoute(route: Route, options: LoadOptions): Promise<Rou
   // it had started (on a slow database, for up to the longest latency seen). Let them end before
   // the next run, so that one run's backlog is not measured as the next one's cost, and before
   // shutdown, so that no write is cut off.
-  const settle = (result: autocannon.Result) => sleep(Math.min(timeout * 1000, result.latency.max + 500));
+  // A run of a fixed number of requests has none left in flight once every one is answered.
+  const settle = async (result: autocannon.Result) => {
+    const allAnswered = route.amount !== undefined && result.errors === 0 && result.timeouts === 0;
+    if (!allAnswered) await sleep(Math.min(timeout * 1000, result.latency.max + 500));
+  };
 
   // A short unmeasured run first, so JIT warm-up and connection set-up stay out of the figures.
   const warmup = route.amount !== undefined ? route.warmupRequests ?? 1 : options.warmup;
