@@ -261,3 +261,23 @@ export function amountField(values: Record<string, string>, name: string, curren
   }
   return minor;
 }
+
+/**
+ * Calls `read` again every `ms` while `content` is shown, until it answers false. Started before
+ * the page is shown (render returns it first): it stops once the page has been shown and is gone,
+ * or when the address changed before it was ever shown.
+ */
+export function whileShown(content: HTMLElement, ms: number, read: () => Promise<boolean>): void {
+  const address = location.hash;
+  let shown = false;
+  const tick = () =>
+    window.setTimeout(() => {
+      if (content.isConnected) shown = true;
+      else if (shown || location.hash !== address) return;
+      read().then(
+        (again) => again && tick(),
+        () => tick(),
+      );
+    }, ms);
+  tick();
+}

@@ -8,7 +8,7 @@ import type { components as Gateway } from '../../../../generated/payment-gatewa
 import type { components as Voucher } from '../../../../generated/voucher/types';
 import { actionKey, billing, call, contracts, gateway, optional, vouchers } from '../api';
 import { type Route, href, navigate } from '../router';
-import { type Field, amountField, badge, date, dateTime, facts, form, h, money, notice, page, pager, table } from '../ui';
+import { type Field, amountField, badge, date, dateTime, facts, form, h, money, notice, page, pager, table, whileShown } from '../ui';
 import { flash, me, month, signed, takeFlash } from './customer-parts';
 import { invoiceLines, invoiceTotals } from './invoice-parts';
 
@@ -227,9 +227,10 @@ export const customerRoutes: Route[] = [
       );
       // Read it again until the code comes (or the request fails), while this page is shown.
       if (voucher.status === 'PENDING') {
-        window.setTimeout(() => {
-          if (document.body.contains(content)) navigate(`/vouchers/${voucherId}`);
-        }, VOUCHER_POLL_MS);
+        whileShown(content, VOUCHER_POLL_MS, async () => {
+          navigate(`/vouchers/${voucherId}`);
+          return false;
+        });
       }
       return content;
     },

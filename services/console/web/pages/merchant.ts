@@ -3,7 +3,7 @@
 import type { components } from '../../../../generated/payment-gateway/types';
 import { actionKey, call, gateway } from '../api';
 import { type Route, href, navigate } from '../router';
-import { amountField, badge, dateTime, facts, form, h, money, notice, page, pager, table } from '../ui';
+import { amountField, badge, dateTime, facts, form, h, money, notice, page, pager, table, whileShown } from '../ui';
 
 type Payment = components['schemas']['Payment'];
 type PaymentStatus = components['schemas']['PaymentStatus'];
@@ -193,9 +193,10 @@ export const merchantRoutes: Route[] = [
       );
       // Read it again until the bank settles it, while this page is shown.
       if (payment.status === 'pending') {
-        window.setTimeout(() => {
-          if (document.body.contains(content)) navigate(`/payments/${paymentId}`);
-        }, SETTLE_POLL_MS);
+        whileShown(content, SETTLE_POLL_MS, async () => {
+          navigate(`/payments/${paymentId}`);
+          return false;
+        });
       }
       return content;
     },

@@ -9,7 +9,7 @@ import type { components as MailerTypes } from '../../../../generated/invoice-ma
 import { actionKey, billing, call, contracts, mailer, operations, optional } from '../api';
 import { type Route, href, navigate } from '../router';
 import { principal } from '../session';
-import { type Child, amountField, badge, facts, form, h, money, notice, page, pager, pre, problemNotice, table, when } from '../ui';
+import { type Child, amountField, badge, facts, form, h, money, notice, page, pager, pre, problemNotice, table, when, whileShown } from '../ui';
 import { invoiceLines, invoiceTotals } from './invoice-parts';
 import { actions, dateInDays, periodOf, recentPeriods } from './operator-parts';
 
@@ -57,26 +57,6 @@ const CHANGE_LABELS: Record<ContractChange['type'], string> = {
   'mandate-changed': 'mandate changed',
   'credit-limit-changed': 'credit limit changed',
 };
-
-/**
- * Calls `read` again every `ms` while `content` is shown, until it answers false. Started before
- * the page is shown (render returns it first): it stops once the page has been shown and is gone,
- * or when the address changed before it was ever shown.
- */
-function whileShown(content: HTMLElement, ms: number, read: () => Promise<boolean>): void {
-  const address = location.hash;
-  let shown = false;
-  const tick = () =>
-    window.setTimeout(() => {
-      if (content.isConnected) shown = true;
-      else if (shown || location.hash !== address) return;
-      read().then(
-        (again) => again && tick(),
-        () => tick(),
-      );
-    }, ms);
-  tick();
-}
 
 // ---- Contracts -------------------------------------------------------------------------------
 
@@ -423,7 +403,6 @@ const billingRunRoutes: Route[] = [
 ];
 
 // ---- Invoices --------------------------------------------------------------------------------
-
 
 function mailFacts(sent: SentInvoice | undefined | Error): Child {
   if (sent instanceof Error) return notice(`The invoice mailer did not answer: ${sent.message}`, 'error');
