@@ -47,9 +47,11 @@ export interface EventsDetails {
   brokerRate: number;
 }
 
-function payload(i: number): EventPayloads['contract.subscribed'] {
+const payload = (i: number) => contractSubscribed(`ctr_${i.toString(36).padStart(26, '0')}`, i);
+
+/** A `contract.subscribed` payload for contract `id` (the i-th of a run: customers cycle through 50). */
+export function contractSubscribed(id: string, i: number): EventPayloads['contract.subscribed'] {
   const at = new Date().toISOString();
-  const id = `ctr_${i.toString(36).padStart(26, '0')}`;
   return {
     contractId: id,
     version: 1,

@@ -21,7 +21,6 @@ import { randomUUID } from 'node:crypto';
 import type autocannon from 'autocannon';
 import type { Db, Document } from 'mongodb';
 import { pino } from 'pino';
-import type { EventPayloads } from '../../generated/events/types.js';
 import { commandIdFor } from '../../services/common/data/idempotency.js';
 import { logKey } from '../../services/common/data/sequenced-log.js';
 import { EventBus } from '../../services/common/events/event-bus.js';
@@ -56,10 +55,10 @@ import {
   counter,
   inBatches,
 } from './harness.js';
+import { contractSubscribed } from './events.js';
 import type { DatabaseInfo } from './report.js';
 import { type Row, type Scenario, failedRows, toRow } from './results.js';
 import { isMain, runAlone } from './scenarios.js';
-import { UNOPENABLE_SEALED_IBAN } from '../../services/common/events/test-support/fixtures.js';
 
 const SCRIPT = 'tools/bench/scale.ts';
 export interface ScaleOptions {
@@ -854,30 +853,7 @@ async function startEvents(db: BenchDatabase, cleanup: Cleanup): Promise<{ measu
   };
 }
 
-function eventPayload(i: number): EventPayloads['contract.subscribed'] {
-  const at = new Date().toISOString();
-  const id = `ctr_ev${pad(i)}`;
-  return {
-    contractId: id,
-    version: 1,
-    at,
-    actor: 'bench',
-    contract: {
-      id,
-      customer: { id: `cust-${i % 50}`, name: 'ACME', billingEmail: 'accounts@example.com', userId: 'usr_00000000000000000000000000' },
-      status: 'active',
-      validFrom: '2026-01-01',
-      validTo: '2026-12-31',
-      currency: 'EUR',
-      creditLimit: 500_000,
-      mandate: { reference: `R${i}`, ibanMasked: 'FR76 **** **** **** **** ***0 189', signedOn: '2025-12-01' },
-      version: 1,
-      createdAt: at,
-      updatedAt: at,
-    },
-    mandateIbanSealed: UNOPENABLE_SEALED_IBAN,
-  };
-}
+const eventPayload = (i: number) => contractSubscribed(`ctr_ev${pad(i)}`, i);
 
 if (isMain(import.meta.url)) {
   const d = SCALE_DEFAULTS;

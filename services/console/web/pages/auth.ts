@@ -1,10 +1,8 @@
 // Signing in and signing up (the gateway's identity API). Anyone may open these.
 import { call, gateway } from '../api';
 import { type Route, current, navigate } from '../router';
-import { principal, signIn } from '../session';
+import { signIn } from '../session';
 import { ProblemError, form, h, notice, page } from '../ui';
-
-const HOME = { merchant: '/payments', customer: '/wallet', operator: '/contracts' } as const;
 
 export const authRoutes: Route[] = [
   {
@@ -27,7 +25,8 @@ export const authRoutes: Route[] = [
             const refused = await signIn(email, password);
             if (refused) throw new ProblemError(refused);
             const next = current().query.get('next');
-            navigate(next && next.startsWith('/') ? next : HOME[principal()!.role]);
+            // '/' is each role's home (main.ts).
+            navigate(next && next.startsWith('/') ? next : '/');
           },
         }),
         h('p', {}, 'No account yet? ', h('a', { href: '#/sign-up' }, 'Sign up')),
